@@ -1,0 +1,1 @@
+"""Analyses over attention tables and protein tables (pure functions, no model objects)."""

@@ -1,0 +1,1 @@
+"""Attention extraction: thresholding per batch and the Parquet attention dataset."""

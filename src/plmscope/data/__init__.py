@@ -1,0 +1,1 @@
+"""Protein data: parsers for ProteinNet, TAPE LMDB, PDB/mmCIF and FASTA into one protein table."""

@@ -1,0 +1,1 @@
+"""Orchestration of one CLI verb each: load inputs, call the stage functions, write outputs atomically."""

@@ -1,0 +1,1 @@
+"""Figures (matplotlib) and 3D views."""
