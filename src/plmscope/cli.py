@@ -1,0 +1,139 @@
+"""The ``plmscope`` command line: one thin ``run_*`` per verb, each calling one stage function."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from plmscope.errors import PlmscopeError
+
+FORMATS = ("proteinnet", "tape-lmdb", "pdb", "fasta", "table")
+LONG_SEQUENCE_POLICIES = ("truncate", "skip", "error")
+
+
+def run_prepare(args: argparse.Namespace) -> None:
+    """Parse input files into one protein table (Parquet)."""
+    from plmscope.data.prepare import prepare
+
+    n = prepare([Path(p) for p in args.inputs], fmt=args.format, output=Path(args.output), dssp=args.dssp)
+    logging.info("wrote %d protein chains to %s", n, args.output)
+
+
+def run_attention(args: argparse.Namespace) -> None:
+    """Run the model over the protein table and write the thresholded attention dataset."""
+    from plmscope.runs.attention import run_attention as run
+
+    summary = run(
+        Path(args.proteins),
+        Path(args.output),
+        model=args.model,
+        theta=args.theta,
+        max_residues=args.max_residues,
+        max_tokens=args.max_tokens,
+        long_sequences=args.long_sequences,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    logging.info("attention summary: %s", summary)
+
+
+def run_enrichment(args: argparse.Namespace) -> None:
+    """Compare thresholded attention with protein features (contacts, sites, PTMs, SS, amino acids)."""
+    from plmscope.runs.enrichment import run_enrichment as run
+
+    summary = run(
+        Path(args.attention),
+        Path(args.proteins),
+        Path(args.output),
+        min_count=args.min_count,
+        alpha=args.alpha,
+        top_k=args.top_k,
+        contact_cutoff=args.contact_cutoff,
+        contact_min_separation=args.contact_min_separation,
+    )
+    logging.info("enrichment summary: %s", summary)
+
+
+def run_figures(args: argparse.Namespace) -> None:
+    """Draw the enrichment figures (PNG and SVG)."""
+    from plmscope.runs.figures import run_figures as run
+
+    run(Path(args.enrichment), Path(args.output))
+
+
+def run_models(args: argparse.Namespace) -> None:
+    """List the models plmscope knows by name."""
+    from plmscope.models.registry import KNOWN_MODELS
+
+    for name, spec in KNOWN_MODELS.items():
+        print(f"{name}\t{spec}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every verb."""
+    parser = argparse.ArgumentParser(prog="plmscope", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    p = sub.add_parser("prepare", help=run_prepare.__doc__)
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("inputs", nargs="+", help="input files (LMDB: the .lmdb directory)")
+    p.add_argument("-o", "--output", required=True, help="protein table (.parquet)")
+    p.add_argument("--dssp", action="store_true", help="assign ss8 with mkdssp (pdb format only)")
+    p.set_defaults(func=run_prepare)
+
+    p = sub.add_parser("attention", help=run_attention.__doc__)
+    p.add_argument("--proteins", required=True)
+    p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
+    p.add_argument("-o", "--output", required=True, help="attention dataset directory")
+    p.add_argument("--theta", type=float, default=0.3, help="attention threshold (paper: 0.3)")
+    p.add_argument("--max-residues", type=int, default=510)
+    p.add_argument("--max-tokens", type=int, default=8192, help="padded tokens per batch")
+    p.add_argument("--long-sequences", choices=LONG_SEQUENCE_POLICIES, default="truncate")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    p.set_defaults(func=run_attention)
+
+    p = sub.add_parser("enrichment", help=run_enrichment.__doc__)
+    p.add_argument("--attention", required=True, help="attention dataset directory")
+    p.add_argument("--proteins", required=True)
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--min-count", type=int, default=100, help="mask heads with fewer thresholded weights")
+    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (Bonferroni)")
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--contact-cutoff", type=float, default=8.0, help="CA-CA distance in Å")
+    p.add_argument("--contact-min-separation", type=int, default=6, help="minimum |i-j|")
+    p.set_defaults(func=run_enrichment)
+
+    p = sub.add_parser("figures", help=run_figures.__doc__)
+    p.add_argument("--enrichment", required=True, help="enrichment output directory")
+    p.add_argument("-o", "--output", required=True, help="figure directory")
+    p.set_defaults(func=run_figures)
+
+    p = sub.add_parser("models", help=run_models.__doc__)
+    p.set_defaults(func=run_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run one verb; a PlmscopeError becomes one line on stderr and exit code 1."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace], None] = args.func
+    try:
+        func(args)
+    except PlmscopeError as exc:
+        print(f"plmscope {args.verb}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
