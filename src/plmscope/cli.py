@@ -64,6 +64,26 @@ def run_figures(args: argparse.Namespace) -> None:
     run(Path(args.enrichment), Path(args.output))
 
 
+def run_download(args: argparse.Namespace) -> None:
+    """Download a manifest entry or URL (retried, checksummed, atomic), or unpack an archive."""
+    from plmscope.data.download import run_download as run
+
+    path = run(
+        name=args.name,
+        url=args.url,
+        extract=args.extract,
+        output=args.output,
+        sha256=args.sha256,
+        md5=args.md5,
+        strip_components=args.strip_components,
+        manifest=args.manifest,
+        cache_dir=args.cache,
+        retries=args.retries,
+        timeout=args.timeout,
+    )
+    logging.info("ready: %s", path)
+
+
 def run_models(args: argparse.Namespace) -> None:
     """List the models plmscope knows by name."""
     from plmscope.models.registry import KNOWN_MODELS
@@ -112,6 +132,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enrichment", required=True, help="enrichment output directory")
     p.add_argument("-o", "--output", required=True, help="figure directory")
     p.set_defaults(func=run_figures)
+
+    p = sub.add_parser("download", help=run_download.__doc__)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--name", help="entry of the download manifest")
+    what.add_argument("--url", help="any URL (needs -o)")
+    what.add_argument("--extract", metavar="ARCHIVE", help="unpack a .tar.gz (needs -o)")
+    p.add_argument("-o", "--output")
+    p.add_argument("--sha256", help="expected SHA-256 ('' = unknown: the digest is recorded)")
+    p.add_argument("--md5")
+    p.add_argument("--strip-components", type=int, default=0)
+    p.add_argument("--manifest", default="resources/downloads.yaml")
+    p.add_argument("--cache", default="resources/downloads", help="download cache directory")
+    p.add_argument("--retries", type=int, default=3)
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per attempt")
+    p.set_defaults(func=run_download)
 
     p = sub.add_parser("models", help=run_models.__doc__)
     p.set_defaults(func=run_models)
