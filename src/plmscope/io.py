@@ -31,6 +31,10 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
         fd, name = tempfile.mkstemp(prefix=prefix, dir=target.parent)
         os.close(fd)
         tmp = Path(name)
+    # mkstemp/mkdtemp create owner-only paths; give outputs the usual umask-based modes.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod((0o777 if directory else 0o666) & ~umask)
     try:
         yield tmp
         if directory and target.exists():

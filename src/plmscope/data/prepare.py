@@ -1,0 +1,71 @@
+"""Parse input files of one format into the protein table (the ``prepare`` step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Literal, Sequence, get_args
+
+from plmscope.data.fasta import read_fasta
+from plmscope.data.proteinnet import read_proteinnet
+from plmscope.data.structure import read_structure
+from plmscope.data.table import ProteinRecord, read_proteins, write_proteins
+from plmscope.data.tape_lmdb import read_tape_lmdb
+from plmscope.errors import PlmscopeError, located
+
+InputFormat = Literal["proteinnet", "tape-lmdb", "pdb", "fasta", "table"]
+"""Input formats; ``pdb`` covers PDB and mmCIF files (optionally gzipped), ``table`` is an
+existing protein table (Parquet), so several tables can be merged into one."""
+
+READERS: dict[str, Callable[[Path], list[ProteinRecord]]] = {
+    "proteinnet": read_proteinnet,
+    "tape-lmdb": read_tape_lmdb,
+    "pdb": read_structure,
+    "fasta": read_fasta,
+    "table": read_proteins,
+}
+
+
+def read_inputs(inputs: Sequence[Path], *, fmt: InputFormat, dssp: bool = False) -> list[ProteinRecord]:
+    """Parse every input of format ``fmt`` into records, in input order.
+
+    Args:
+        inputs: files (``.lmdb`` directories for ``tape-lmdb``).
+        fmt: the input format.
+        dssp: run ``mkdssp`` to fill ``ss8`` (only for ``fmt="pdb"``).
+
+    Raises:
+        PlmscopeError: an unknown format, no inputs, a missing input, or any parse error.
+    """
+    if fmt not in READERS:
+        raise PlmscopeError(f"unknown input format {fmt!r} (choose from {', '.join(get_args(InputFormat))})")
+    if dssp and fmt != "pdb":
+        raise PlmscopeError(f"DSSP secondary structure needs structure files (format 'pdb'), not {fmt!r}")
+    inputs = [Path(p) for p in inputs]
+    if not inputs:
+        raise PlmscopeError("no input files given")
+    for path in inputs:
+        if not path.exists():
+            raise located(path, "input not found")
+    records: list[ProteinRecord] = []
+    for path in inputs:
+        records.extend(read_structure(path, dssp=True) if dssp else READERS[fmt](path))
+    return records
+
+
+def prepare(inputs: Sequence[Path], *, fmt: InputFormat, output: Path, dssp: bool = False) -> int:
+    """Parse ``inputs`` and write the protein table to ``output`` atomically.
+
+    Args:
+        inputs: files (``.lmdb`` directories for ``tape-lmdb``).
+        fmt: the input format.
+        output: the Parquet file to write (see :mod:`plmscope.data.table`).
+        dssp: run ``mkdssp`` to fill ``ss8`` (only for ``fmt="pdb"``).
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        PlmscopeError: any input problem (missing file, parse error, duplicate id); nothing is
+            written to ``output`` then.
+    """
+    return write_proteins(read_inputs(inputs, fmt=fmt, dssp=dssp), output)
