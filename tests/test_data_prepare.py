@@ -124,3 +124,19 @@ def test_merge_tables(tmp_path):
     merged = tmp_path / "merged.parquet"
     assert prepare([first, second], fmt="table", output=merged) == 4
     assert [r.id for r in read_proteins(merged)] == ["P1", "P2|x", "TINY_1", "TINY_2"]
+
+
+def test_sample_is_seeded_order_preserving_and_bounded(tmp_path):
+    from plmscope.data.prepare import sample_records
+    from plmscope.data.table import ProteinRecord
+
+    records = [ProteinRecord(id=f"p{k}", sequence="ACDE") for k in range(50)]
+    first = sample_records(records, n=10, seed=123)
+    again = sample_records(records, n=10, seed=123)
+    other = sample_records(records, n=10, seed=7)
+    assert [r.id for r in first] == [r.id for r in again]
+    assert [r.id for r in first] != [r.id for r in other]
+    assert len(first) == 10 and len({r.id for r in first}) == 10
+    positions = [int(r.id[1:]) for r in first]
+    assert positions == sorted(positions)
+    assert sample_records(records, n=500, seed=1) == records

@@ -18,7 +18,14 @@ def run_prepare(args: argparse.Namespace) -> None:
     """Parse input files into one protein table (Parquet)."""
     from plmscope.data.prepare import prepare
 
-    n = prepare([Path(p) for p in args.inputs], fmt=args.format, output=Path(args.output), dssp=args.dssp)
+    n = prepare(
+        [Path(p) for p in args.inputs],
+        fmt=args.format,
+        output=Path(args.output),
+        dssp=args.dssp,
+        sample=args.sample,
+        seed=args.seed,
+    )
     logging.info("wrote %d protein chains to %s", n, args.output)
 
 
@@ -103,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="input files (LMDB: the .lmdb directory)")
     p.add_argument("-o", "--output", required=True, help="protein table (.parquet)")
     p.add_argument("--dssp", action="store_true", help="assign ss8 with mkdssp (pdb format only)")
+    p.add_argument("--sample", type=int, default=None, help="keep a seeded random subset of N records")
+    p.add_argument("--seed", type=int, default=123, help="seed of --sample (paper: 123)")
     p.set_defaults(func=run_prepare)
 
     p = sub.add_parser("attention", help=run_attention.__doc__)

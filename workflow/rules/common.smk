@@ -42,6 +42,14 @@ def get_model_source(wildcards):
     return config["models"][wildcards.model]["source"]
 
 
+def get_sample_option(wildcards):
+    """`--sample N --seed S` when the dataset asks for a seeded subset, else nothing."""
+    dataset = config["datasets"][wildcards.dataset]
+    if dataset.get("sample") is None:
+        return ""
+    return f"--sample {dataset['sample']} --seed {dataset.get('seed', 123)}"
+
+
 def get_final_output():
     """Every enrichment table and figure directory for each configured model x dataset."""
     out = expand("results/enrichment/{model}/{dataset}", model=MODELS, dataset=DATASETS)

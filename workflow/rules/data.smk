@@ -12,6 +12,7 @@ rule data_prepare:
         plmscope=PLMSCOPE,
         fmt=lambda wc: config["datasets"][wc.dataset]["format"],
         dssp=lambda wc: "--dssp" if config["datasets"][wc.dataset].get("dssp", False) else "",
+        sample=get_sample_option,
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -19,4 +20,4 @@ rule data_prepare:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{params.plmscope} prepare --format {params.fmt} {params.dssp} {input} -o {output} > {log} 2>&1"
+        "{params.plmscope} prepare --format {params.fmt} {params.dssp} {params.sample} {input} -o {output} > {log} 2>&1"

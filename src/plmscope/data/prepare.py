@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Literal, Sequence, get_args
 
+import numpy as np
+
 from plmscope.data.fasta import read_fasta
 from plmscope.data.proteinnet import read_proteinnet
 from plmscope.data.structure import read_structure
@@ -52,7 +54,30 @@ def read_inputs(inputs: Sequence[Path], *, fmt: InputFormat, dssp: bool = False)
     return records
 
 
-def prepare(inputs: Sequence[Path], *, fmt: InputFormat, output: Path, dssp: bool = False) -> int:
+def sample_records(records: list[ProteinRecord], *, n: int, seed: int) -> list[ProteinRecord]:
+    """Draw ``n`` records without replacement with a seeded generator, keeping input order.
+
+    The paper analyses 5,000 sequences drawn from each training split with seed 123; the
+    draw depends only on (number of records, n, seed), so it is reproducible. ``n`` at or
+    above the number of records keeps them all.
+    """
+    if n <= 0:
+        raise PlmscopeError(f"sample size must be positive, got {n}")
+    if n >= len(records):
+        return records
+    keep = np.sort(np.random.default_rng(seed).choice(len(records), size=n, replace=False))
+    return [records[k] for k in keep]
+
+
+def prepare(
+    inputs: Sequence[Path],
+    *,
+    fmt: InputFormat,
+    output: Path,
+    dssp: bool = False,
+    sample: int | None = None,
+    seed: int = 123,
+) -> int:
     """Parse ``inputs`` and write the protein table to ``output`` atomically.
 
     Args:
@@ -60,6 +85,8 @@ def prepare(inputs: Sequence[Path], *, fmt: InputFormat, output: Path, dssp: boo
         fmt: the input format.
         output: the Parquet file to write (see :mod:`plmscope.data.table`).
         dssp: run ``mkdssp`` to fill ``ss8`` (only for ``fmt="pdb"``).
+        sample: keep a seeded random subset of this many records (None keeps all).
+        seed: seed of that subset.
 
     Returns:
         The number of rows written.
@@ -68,4 +95,7 @@ def prepare(inputs: Sequence[Path], *, fmt: InputFormat, output: Path, dssp: boo
         PlmscopeError: any input problem (missing file, parse error, duplicate id); nothing is
             written to ``output`` then.
     """
-    return write_proteins(read_inputs(inputs, fmt=fmt, dssp=dssp), output)
+    records = read_inputs(inputs, fmt=fmt, dssp=dssp)
+    if sample is not None:
+        records = sample_records(records, n=sample, seed=seed)
+    return write_proteins(records, output)
