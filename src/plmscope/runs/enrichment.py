@@ -1,0 +1,212 @@
+"""The ``enrichment`` verb: read an attention dataset and a protein table, write per-head enrichment tables."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from plmscope.analysis.enrichment import ATTENTION_COLUMNS, EnrichmentCounter, summarise, top_heads
+from plmscope.analysis.features import backgrounds, check_contact_options, check_features, feature_arrays
+from plmscope.analysis.stats import CiMethod
+from plmscope.data.table import read_proteins
+from plmscope.errors import PlmscopeError, located
+from plmscope.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TABLES: tuple[str, ...] = ("enrichment", "backgrounds", "top_heads")
+"""Tables written to the output directory, each as ``<name>.parquet`` and ``<name>.csv``."""
+
+
+def run_enrichment(
+    attention_dir: str | Path,
+    proteins_path: str | Path,
+    output_dir: str | Path,
+    *,
+    min_count: int = 100,
+    alpha: float = 0.05,
+    top_k: int = 10,
+    contact_cutoff: float = 8.0,
+    contact_min_separation: int = 6,
+    features: Iterable[str] | None = None,
+    ci_method: CiMethod = "wilson",
+    batch_size: int = 1 << 20,
+) -> dict[str, Any]:
+    """Compute attention enrichment of every head for every feature and write the tables atomically.
+
+    Args:
+        attention_dir: attention dataset (``attention/part-*.parquet``, ``proteins.parquet``,
+            ``meta.json``; ``counts.parquet`` optional, cross-checked when present).
+        proteins_path: the protein table the attention was computed from.
+        output_dir: directory (replaced as a whole) receiving ``enrichment``, ``backgrounds`` and
+            ``top_heads`` as Parquet and CSV, and ``meta.json`` (inputs and options).
+        min_count: heads with fewer thresholded weights on a feature's eligible pairs are masked.
+        alpha: family-wise error rate (Bonferroni over the heads tested).
+        top_k: heads listed per feature in ``top_heads``.
+        contact_cutoff: CA-CA distance in Å below which a pair is a contact.
+        contact_min_separation: minimum ``|i - j|`` of a contact.
+        features: feature names (see :data:`plmscope.analysis.features.FEATURES`); None for all.
+        ci_method: confidence-interval method.
+        batch_size: attention rows read at a time (bounds memory).
+
+    Returns:
+        A summary: output directory, numbers of proteins, attention rows, heads and features, and
+        for each feature with a tested head its best head, "L-H (proportion vs background)".
+
+    Raises:
+        PlmscopeError: a missing or malformed input (the message names the file), protein ids in
+            the attention data that are not in the protein table, or an invalid option.
+    """
+    attention_dir, proteins_path, output_dir = Path(attention_dir), Path(proteins_path), Path(output_dir)
+    features = check_features(features)
+    _check_options(min_count=min_count, alpha=alpha, top_k=top_k, cutoff=contact_cutoff,
+                   min_separation=contact_min_separation, batch_size=batch_size)  # fmt: skip
+    meta, num_layers, num_heads = _read_meta(attention_dir / "meta.json")
+    analysed = _read_analysed(attention_dir / "proteins.parquet")
+    if not (attention_dir / "attention").is_dir():
+        raise located(attention_dir / "attention", "directory of attention parts not found")
+    parts = sorted((attention_dir / "attention").glob("part-*.parquet"))
+
+    records = read_proteins(proteins_path)
+    try:
+        arrays = feature_arrays(records, analysed)
+    except PlmscopeError as exc:
+        raise located(proteins_path, f"{exc} (listed in {attention_dir / 'proteins.parquet'})") from None
+    bg = backgrounds(arrays, features=features, cutoff=contact_cutoff, min_separation=contact_min_separation)
+    for row in bg.itertuples(index=False):
+        log.info("background of %s: %d / %d = %.4g", row.feature, row.n_feature, row.n_eligible, row.background)
+        if row.n_eligible == 0:
+            log.warning("feature %s: no analysed protein carries its annotation; every head is masked", row.feature)
+
+    counter = EnrichmentCounter(
+        arrays, num_layers=num_layers, num_heads=num_heads, features=features, cutoff=contact_cutoff,
+        min_separation=contact_min_separation,
+    )  # fmt: skip
+    for part in parts:
+        try:
+            reader = pq.ParquetFile(part)
+            missing = [c for c in ATTENTION_COLUMNS if c not in reader.schema_arrow.names]
+            if missing:
+                raise PlmscopeError(f"attention part lacks column(s) {missing}")
+            for batch in reader.iter_batches(batch_size=batch_size, columns=list(ATTENTION_COLUMNS)):
+                counter.add(batch)
+        except PlmscopeError as exc:
+            raise located(part, str(exc)) from None
+        except (pa.ArrowException, OSError) as exc:
+            raise located(part, f"not a readable Parquet attention part ({exc})") from None
+        log.debug("counted %s", part)
+    counts = counter.counts()
+    _cross_check(attention_dir / "counts.parquet", counts.n_rows)
+
+    table = summarise(counts, bg, min_count=min_count, alpha=alpha, ci_method=ci_method)
+    top = top_heads(table, top_k=top_k)
+    run_meta = {
+        "attention_dir": str(attention_dir),
+        "proteins": str(proteins_path),
+        "model": meta.get("model"),
+        "theta": meta.get("theta"),
+        "num_layers": num_layers,
+        "num_heads": num_heads,
+        "n_proteins": len(arrays.ids),
+        "n_attention_rows": int(counts.n_rows.sum()),
+        "features": list(features),
+        "min_count": min_count,
+        "alpha": alpha,
+        "ci_method": ci_method,
+        "top_k": top_k,
+        "contact_cutoff": contact_cutoff,
+        "contact_min_separation": contact_min_separation,
+        "pair_background": "all ordered residue pairs (i, j) with coordinates, i = j included",
+    }
+    with atomic_path(output_dir, directory=True) as tmp:
+        for name, frame in (("enrichment", table), ("backgrounds", bg), ("top_heads", top)):
+            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+            frame.to_csv(tmp / f"{name}.csv", index=False)
+        (tmp / "meta.json").write_text(json.dumps(run_meta, indent=2) + "\n")
+
+    best = top.drop_duplicates("feature")
+    return {
+        "output": str(output_dir),
+        "proteins": len(arrays.ids),
+        "attention_rows": int(counts.n_rows.sum()),
+        "heads": num_layers * num_heads,
+        "features": len(features),
+        "best_head": {r.feature: f"{r.label} ({r.proportion:.3f} vs {r.background:.3f})" for r in best.itertuples()},
+    }
+
+
+def _check_options(
+    *, min_count: int, alpha: float, top_k: int, cutoff: float, min_separation: int, batch_size: int
+) -> None:
+    """Reject invalid options with a one-line error naming the option."""
+    if int(min_count) != min_count or min_count < 1:
+        raise PlmscopeError(f"min_count: must be a positive integer, got {min_count}")
+    if not 0 < alpha < 1:
+        raise PlmscopeError(f"alpha: must lie in (0, 1), got {alpha}")
+    if int(top_k) != top_k or top_k < 1:
+        raise PlmscopeError(f"top_k: must be a positive integer, got {top_k}")
+    check_contact_options(cutoff, min_separation)
+    if batch_size < 1:
+        raise PlmscopeError(f"batch_size: must be positive, got {batch_size}")
+
+
+def _read_meta(path: Path) -> tuple[dict, int, int]:
+    """Read ``meta.json``; return it with num_layers and num_heads."""
+    if not path.is_file():
+        raise located(path, "file not found (not an attention dataset directory?)")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise located(path, f"not readable JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise located(path, "expected a JSON object")
+    dims = []
+    for key in ("num_layers", "num_heads"):
+        value = meta.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise located(path, f"{key} must be a positive integer, got {value!r}")
+        dims.append(value)
+    return meta, dims[0], dims[1]
+
+
+def _read_analysed(path: Path) -> dict[str, int]:
+    """Read ``proteins.parquet``: protein id -> residues analysed."""
+    if not path.is_file():
+        raise located(path, "file not found")
+    try:
+        missing = [c for c in ("protein_id", "n_residues") if c not in pq.read_schema(path).names]
+        if missing:
+            raise located(path, f"lacks column(s) {missing}")
+        table = pq.read_table(path, columns=["protein_id", "n_residues"])
+    except (pa.ArrowException, OSError) as exc:
+        raise located(path, f"not a readable Parquet table ({exc})") from None
+    frame = table.to_pandas()
+    if frame["protein_id"].isna().any() or frame["n_residues"].isna().any():
+        raise located(path, "null protein_id or n_residues")
+    duplicated = frame["protein_id"][frame["protein_id"].duplicated()]
+    if len(duplicated):
+        raise located(path, f"duplicate protein id {duplicated.iloc[0]!r}")
+    return dict(zip(frame["protein_id"].astype(str), frame["n_residues"].astype(int)))
+
+
+def _cross_check(path: Path, n_rows: np.ndarray) -> None:
+    """Warn when ``counts.parquet`` disagrees with the rows read (it is optional)."""
+    if not path.is_file():
+        return
+    try:
+        counts = pd.read_parquet(path, columns=["layer", "head", "n_thresholded"])
+    except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
+        log.warning("%s: not readable, skipped the cross-check (%s)", path, exc)
+        return
+    expected = np.zeros_like(n_rows)
+    inside = (counts["layer"] < n_rows.shape[0]) & (counts["head"] < n_rows.shape[1])
+    expected[counts["layer"][inside].to_numpy(), counts["head"][inside].to_numpy()] = counts["n_thresholded"][inside]
+    if (~inside).any() or (expected != n_rows).any():
+        log.warning("%s: thresholded counts differ from the %d attention rows read", path, int(n_rows.sum()))
