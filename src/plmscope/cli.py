@@ -71,6 +71,40 @@ def run_figures(args: argparse.Namespace) -> None:
     run(Path(args.enrichment), Path(args.output))
 
 
+def run_view(args: argparse.Namespace) -> None:
+    """Write standalone offline 3D attention viewers (HTML) for proteins and heads."""
+    from plmscope.runs import view
+
+    if args.protein is not None:
+        if args.layer is None or args.head is None:
+            raise PlmscopeError("view --protein needs --layer and --head (1-based, as in figure labels)")
+        summary = view.run_view(
+            Path(args.proteins),
+            Path(args.attention),
+            Path(args.output),
+            protein_id=args.protein,
+            layer=args.layer - 1,
+            head=args.head - 1,
+            threshold=args.threshold,
+            min_weight=args.min_weight,
+        )
+    else:
+        summary = view.run_view_many(
+            Path(args.proteins),
+            Path(args.attention),
+            Path(args.output),
+            protein_ids=args.protein_ids,
+            top_heads=None if args.top_heads is None else Path(args.top_heads),
+            feature=args.feature,
+            layer=None if args.layer is None else args.layer - 1,
+            head=None if args.head is None else args.head - 1,
+            threshold=args.threshold,
+            min_weight=args.min_weight,
+            max_proteins=args.max_proteins,
+        )
+    logging.info("viewer summary: %s", summary)
+
+
 def run_download(args: argparse.Namespace) -> None:
     """Download a manifest entry or URL (retried, checksummed, atomic), or unpack an archive."""
     from plmscope.data.download import run_download as run
@@ -141,6 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enrichment", required=True, help="enrichment output directory")
     p.add_argument("-o", "--output", required=True, help="figure directory")
     p.set_defaults(func=run_figures)
+
+    p = sub.add_parser("view", help=run_view.__doc__)
+    p.add_argument("--proteins", required=True)
+    p.add_argument("--attention", required=True, help="attention dataset directory")
+    p.add_argument("-o", "--output", required=True, help="HTML file (--protein) or directory")
+    p.add_argument("--protein", help="one protein id: write one HTML file")
+    p.add_argument("--protein-ids", nargs="+", help="proteins for the directory mode (default: first few)")
+    p.add_argument("--layer", type=int, help="1-based layer (as in figure labels)")
+    p.add_argument("--head", type=int, help="1-based head (as in figure labels)")
+    p.add_argument("--top-heads", help="enrichment directory or top_heads table: use its best head")
+    p.add_argument("--feature", default="binding_site", help="feature whose top head is shown")
+    p.add_argument("--threshold", type=float, help="initial attention threshold in the page")
+    p.add_argument("--min-weight", type=float, help="lowest weight embedded in the page")
+    p.add_argument("--max-proteins", type=int, default=5)
+    p.set_defaults(func=run_view)
 
     p = sub.add_parser("download", help=run_download.__doc__)
     what = p.add_mutually_exclusive_group(required=True)
