@@ -55,4 +55,6 @@ def get_final_output():
     out = expand("results/enrichment/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     if config["figures"]["activate"]:
         out += expand("results/figures/{model}/{dataset}", model=MODELS, dataset=DATASETS)
+    if config["views"]["activate"]:
+        out += expand("results/views/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     return out

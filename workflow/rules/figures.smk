@@ -24,3 +24,34 @@ rule figures_enrichment:
         runtime=20,
     shell:
         "{params.plmscope} figures --enrichment {input} -o {output} > {log} 2>&1"
+
+
+rule figures_view3d:
+    input:
+        proteins="results/proteins/{dataset}.parquet",
+        attention="results/attention/{model}/{dataset}",
+        enrichment="results/enrichment/{model}/{dataset}",
+    output:
+        report(
+            directory("results/views/{model}/{dataset}"),
+            htmlindex="index.html",
+            caption="../report/view3d.rst",
+            category="3D attention views",
+            labels={"model": "{model}", "dataset": "{dataset}"},
+        ),
+    log:
+        "logs/figures_view3d/{model}/{dataset}.log",
+    params:
+        plmscope=PLMSCOPE,
+        feature=config["views"]["feature"],
+        max_proteins=config["views"]["max_proteins"],
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    shell:
+        "{params.plmscope} view --proteins {input.proteins} --attention {input.attention}"
+        " --top-heads {input.enrichment} --feature {params.feature}"
+        " --max-proteins {params.max_proteins} -o {output} > {log} 2>&1"
