@@ -33,9 +33,9 @@ def test_lint_is_clean():
 
 
 def test_default_config_dry_run_plans_every_stage():
-    result = snakemake("-n", "--quiet", "rules")
+    result = snakemake("-n", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stdout
-    for rule in ("data_prepare", "attention_extract", "enrichment_compute", "figures_enrichment"):
+    for rule in ("data_prepare", "attention_extract", "enrichment_compute", "figures_enrichment", "figures_view3d"):
         assert rule in result.stdout
 
 
@@ -85,3 +85,6 @@ def test_full_run_on_two_real_proteins(tmp_path):
     figures = tmp_path / "results/figures/antiberty/two"
     assert (figures / "contact_heatmap.png").stat().st_size > 0
     assert (figures / "contact_heatmap.svg").stat().st_size > 0
+    views = tmp_path / "results/views/antiberty/two"
+    assert (views / "index.html").stat().st_size > 0
+    assert len(list(views.glob("*.html"))) >= 2
