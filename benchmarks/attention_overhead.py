@@ -4,7 +4,8 @@ Times, on identical length-sorted batches of AntiBERTy (or ``--model``):
 
   (a) forward: the model call with ``output_attentions=True`` only (inputs pre-encoded);
   (b) full path: encode + forward + strip special tokens + threshold + write Parquet
-      (+ the enrichment step, see ``enrichment_step`` below).
+      + enrichment (feature arrays, per-batch counting, backgrounds, CIs, z-tests; skipped for
+      random proteins, which have no structure).
 
 Each is repeated ``--repeats`` times, interleaved; the medians and their ratio are printed with a
 per-stage breakdown and one markdown table row. Target: ratio <= 1.10. On a shared machine the
@@ -30,6 +31,8 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from plmscope.analysis.enrichment import EnrichmentCounter, summarise
+from plmscope.analysis.features import backgrounds, feature_arrays
 from plmscope.attention.dataset import AttentionWriter
 from plmscope.attention.threshold import threshold_batch
 from plmscope.data.table import read_proteins
@@ -47,12 +50,23 @@ AA_FREQ = {
 }
 
 
-def enrichment_step(batch: AttentionBatch, rows: pa.RecordBatch) -> None:
-    """HOOK for the lead: the per-batch enrichment computation of the real pipeline goes here.
+class EnrichmentStep:
+    """The enrichment computation of the real pipeline, fed batch by batch inside the timed path.
 
-    Called inside the timed full path with the residue attention of the batch and its
-    thresholded rows. It does nothing yet, so the current ratio excludes enrichment.
+    Builds the feature arrays of the analysed proteins, counts every batch of thresholded rows
+    for all 26 features (contacts, sites, PTMs, secondary structure, amino acids) and, at the
+    end, computes backgrounds, Wilson CIs and z-tests exactly as ``plmscope enrichment`` does.
     """
+
+    def __init__(self, records, analysed: dict[str, int], *, num_layers: int, num_heads: int):
+        self.arrays = feature_arrays(records, analysed)
+        self.counter = EnrichmentCounter(self.arrays, num_layers=num_layers, num_heads=num_heads)
+
+    def add(self, rows: pa.RecordBatch) -> None:
+        self.counter.add(rows)
+
+    def finish(self):
+        return summarise(self.counter.counts(), backgrounds(self.arrays))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,11 +82,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_proteins(args: argparse.Namespace) -> tuple[list[tuple[str, str]], str]:
-    if args.proteins is not None:
-        proteins, source = [(r.id, r.sequence) for r in read_proteins(args.proteins)], str(args.proteins)
-    elif DEMO.exists():
-        proteins, source = [(r.id, r.sequence) for r in read_proteins(DEMO)], "demo"
+def load_proteins(args: argparse.Namespace) -> tuple[list[tuple[str, str]], str, list | None]:
+    """(id, sequence) pairs, a description of their source, and the records (None for random ones)."""
+    records = None
+    if args.proteins is not None or DEMO.exists():
+        records = read_proteins(args.proteins if args.proteins is not None else DEMO)
+        proteins = [(r.id, r.sequence) for r in records]
+        source = str(args.proteins) if args.proteins is not None else "demo"
     else:
         rng = np.random.default_rng(0)
         letters = np.array(list(AA_FREQ))
@@ -83,7 +99,7 @@ def load_proteins(args: argparse.Namespace) -> tuple[list[tuple[str, str]], str]
         source = f"{args.n_random} random"
     if args.max_proteins:
         proteins = proteins[: args.max_proteins]
-    return proteins, source
+    return proteins, source, records
 
 
 def time_forward(adapter, encoded) -> float:
@@ -99,11 +115,18 @@ def time_forward(adapter, encoded) -> float:
     return time.perf_counter() - start
 
 
-def time_full(adapter, stream, theta: float, meta: dict, stages: dict[str, list[float]]) -> tuple[float, int]:
-    """(b) encode + forward + strip + threshold + write (+ enrichment hook), as run_attention does it."""
+def time_full(
+    adapter, stream, theta: float, meta: dict, stages: dict[str, list[float]], records
+) -> tuple[float, int]:
+    """(b) encode + forward + strip + threshold + enrichment + write, as the pipeline does it."""
     per_stage = dict.fromkeys(("encode", "forward", "strip", "threshold", "enrich", "write"), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
+        enrich = None
+        if records is not None:
+            analysed = {pid: min(len(seq), adapter.max_residues) for pid, seq in zip(stream.ids, stream.sequences)}
+            enrich = EnrichmentStep(records, analysed, num_layers=adapter.num_layers, num_heads=adapter.num_heads)
+        per_stage["enrich"] += time.perf_counter() - start
         with AttentionWriter(Path(tmp) / "out", meta=meta) as writer:
             for index in stream.batches:
                 t0 = time.perf_counter()
@@ -122,7 +145,8 @@ def time_full(adapter, stream, theta: float, meta: dict, stages: dict[str, list[
                 )
                 rows, counts = threshold_batch(layers, batch.lengths, ids, theta=theta)
                 t4 = time.perf_counter()
-                enrichment_step(batch, rows)
+                if enrich is not None:
+                    enrich.add(rows)
                 t5 = time.perf_counter()
                 writer.write(rows, counts)
                 writer.add_proteins(ids, batch.lengths, batch.n_original)
@@ -131,6 +155,10 @@ def time_full(adapter, stream, theta: float, meta: dict, stages: dict[str, list[
                     per_stage[name] += dt
             t_close = time.perf_counter()
         per_stage["write"] += time.perf_counter() - t_close
+        if enrich is not None:
+            t_summary = time.perf_counter()
+            enrich.finish()
+            per_stage["enrich"] += time.perf_counter() - t_summary
         elapsed = time.perf_counter() - start
         n_rows = writer.n_rows
     for name, dt in per_stage.items():
@@ -140,7 +168,7 @@ def time_full(adapter, stream, theta: float, meta: dict, stages: dict[str, list[
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    proteins, source = load_proteins(args)
+    proteins, source, records = load_proteins(args)
     adapter = load_adapter(args.model, max_residues=args.max_residues, device="auto", dtype="auto")
     stream = iter_attention(adapter, proteins, max_tokens=args.max_tokens, progress=False)
     encoded = [adapter.encode([stream.sequences[k] for k in b]) for b in stream.batches]
@@ -156,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     forward, full, stages, n_rows = [], [], {}, 0
     for r in range(args.repeats):
         forward.append(time_forward(adapter, encoded))
-        elapsed, n_rows = time_full(adapter, stream, args.theta, meta, stages)
+        elapsed, n_rows = time_full(adapter, stream, args.theta, meta, stages, records)
         full.append(elapsed)
         print(f"repeat {r + 1}: forward {forward[-1]:.3f} s, full {full[-1]:.3f} s", file=sys.stderr)
     f_med, p_med = statistics.median(forward), statistics.median(full)
