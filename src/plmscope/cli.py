@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 from plmscope.errors import PlmscopeError
 
 FORMATS = ("proteinnet", "tape-lmdb", "pdb", "fasta", "table")
-LONG_SEQUENCE_POLICIES = ("truncate", "skip", "error")
+LONG_SEQUENCE_POLICIES = ("truncate", "skip", "error", "window")
 
 
 def run_prepare(args: argparse.Namespace) -> None:
@@ -41,8 +41,12 @@ def run_attention(args: argparse.Namespace) -> None:
         max_residues=args.max_residues,
         max_tokens=args.max_tokens,
         long_sequences=args.long_sequences,
+        window_stride=args.window_stride,
         device=args.device,
         dtype=args.dtype,
+        resume=not args.restart,
+        rows_per_part=args.rows_per_part,
+        proteins_per_part=args.proteins_per_part,
     )
     logging.info("attention summary: %s", summary)
 
@@ -125,6 +129,13 @@ def run_download(args: argparse.Namespace) -> None:
     logging.info("ready: %s", path)
 
 
+def run_convert_tape(args: argparse.Namespace) -> None:
+    """Convert a TAPE BERT checkpoint (config.json + pytorch_model.bin) into a transformers model directory."""
+    from plmscope.models.tape import run_convert_tape as run
+
+    logging.info("converted: %s", run(Path(args.tape_dir), Path(args.output)))
+
+
 def run_models(args: argparse.Namespace) -> None:
     """List the models plmscope knows by name."""
     from plmscope.models.registry import KNOWN_MODELS
@@ -155,7 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--theta", type=float, default=0.3, help="attention threshold (paper: 0.3)")
     p.add_argument("--max-residues", type=int, default=510)
     p.add_argument("--max-tokens", type=int, default=8192, help="padded tokens per batch")
-    p.add_argument("--long-sequences", choices=LONG_SEQUENCE_POLICIES, default="truncate")
+    p.add_argument("--long-sequences", choices=LONG_SEQUENCE_POLICIES, default="truncate",
+                   help="sequences over --max-residues: truncate (paper), skip, error, or window (overlapping windows)")
+    p.add_argument("--window-stride", type=int, default=None,
+                   help="residues between window starts with --long-sequences window (default: max-residues // 2)")
+    p.add_argument("--restart", action="store_true",
+                   help="discard the partial results of an interrupted run (<output>.partial) instead of resuming")
+    p.add_argument("--rows-per-part", type=int, default=5_000_000, help=argparse.SUPPRESS)
+    p.add_argument("--proteins-per-part", type=int, default=250,
+                   help="proteins per Parquet part, also how often progress is saved for resuming")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
     p.set_defaults(func=run_attention)
@@ -205,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=3)
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per attempt")
     p.set_defaults(func=run_download)
+
+    p = sub.add_parser("convert-tape", help=run_convert_tape.__doc__)
+    p.add_argument("tape_dir", help="TAPE model directory (config.json + pytorch_model.bin)")
+    p.add_argument("-o", "--output", required=True, help="converted model directory")
+    p.set_defaults(func=run_convert_tape)
 
     p = sub.add_parser("models", help=run_models.__doc__)
     p.set_defaults(func=run_models)

@@ -23,6 +23,9 @@ class KnownModel:
 
 KNOWN_MODELS: dict[str, KnownModel] = {
     "antiberty": KnownModel("bert", 8, 8, "AntiBERTy antibody BERT (ships with the antiberty package; offline)"),
+    "tape_bert": KnownModel(
+        "bert", 12, 12, "TAPE BERT-base (bert-base), Pfam; TAPE download or its conversion (models/tape.py)"
+    ),
     "Rostlab/prot_bert": KnownModel("bert", 30, 16, "ProtBert, UniRef100"),
     "Rostlab/prot_bert_bfd": KnownModel("bert", 30, 16, "ProtBert-BFD"),
     "Rostlab/prot_albert": KnownModel("albert", 12, 64, "ProtAlbert, UniRef100"),

@@ -18,6 +18,7 @@ from plmscope.models.base import AttentionAdapter
 from plmscope.models.bert import BertAdapter
 from plmscope.models.esm import EsmAdapter
 from plmscope.models.known import KNOWN_MODELS, Family, KnownModel  # noqa: F401 (re-exported)
+from plmscope.models.tape import TAPE_NAMES, load_tape_adapter, load_tape_by_name, tape_checkpoint_kind
 from plmscope.models.xlnet import XLNetAdapter
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,9 @@ def load_adapter(
             transformers checkpoint (``config.json`` + weights + tokenizer files), or a Hugging Face
             hub name such as ``"Rostlab/prot_bert"`` or ``"facebook/esm2_t6_8M_UR50D"``. A local
             directory wins over a hub name with the same spelling. Hub models are read from the
-            local cache when present and downloaded otherwise.
+            local cache when present and downloaded otherwise. ``"tape_bert"`` is TAPE's
+            ``bert-base`` from the download cache (``plmscope download``); a directory holding a
+            TAPE checkpoint or its conversion (:mod:`plmscope.models.tape`) also loads.
         max_residues: longest sequence to accept; must fit the model's position embeddings.
         device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         dtype: ``"auto"`` (float16 on CUDA, float32 on CPU), ``"float32"``, ``"float16"``, ``"bfloat16"``.
@@ -212,9 +215,13 @@ def load_adapter(
     common = dict(max_residues=max_residues, device=dev, dtype=dt)
     path = Path(name).expanduser()
     if path.exists():
+        if tape_checkpoint_kind(path) is not None:  # TAPE download or its conversion (models/tape.py)
+            return load_tape_adapter(name, path, **common)
         if not (path / "config.json").is_file():
             raise PlmscopeError(f"model {name!r}: directory has no config.json (not a transformers checkpoint)")
         return _load_or_explain(name, str(path), tokenizer_source=None, local_only=True, **common)
+    if name.lower() in TAPE_NAMES:
+        return load_tape_by_name(name, **common)
     if name.lower() == "antiberty":
         weights, vocab_dir = antiberty_paths()
         return _load_or_explain(name, str(weights), tokenizer_source=str(vocab_dir), local_only=True, **common)
