@@ -457,3 +457,22 @@ def test_real_proteinnet_structures(shared_data, tmp_path):
     random_head = table.loc["1-2"]
     assert random_head["n_attention"] < 200 * len(records)  # pairs touching unresolved residues left out
     assert random_head["ci_low"] < bg["background"] < random_head["ci_high"]  # uniform attention ~ background
+
+
+def test_background_from_another_protein_table(inputs, tmp_path):
+    """The paper takes backgrounds from the full train split; here a table holding only P2."""
+    from plmscope.data.table import write_proteins
+
+    attn, proteins = inputs
+    only_p2 = [r for r in _records() if r.id == "P2"]
+    background_table = tmp_path / "background.parquet"
+    write_proteins(only_p2, background_table)
+    out = tmp_path / "enrichment_bg"
+    run_enrichment(attn, proteins, out, min_count=MIN_COUNT, background_proteins=background_table)
+    bg = pd.read_parquet(out / "backgrounds.parquet").set_index("feature")
+    p2 = only_p2[0]
+    assert (bg.at["binding_site", "n_eligible"], bg.at["binding_site", "n_feature"]) == (
+        len(p2.sequence), len(p2.sites),
+    )  # fmt: skip
+    head = _row(pd.read_parquet(out / "enrichment.parquet"), "binding_site", 0, 0)
+    assert head["background"] == pytest.approx(len(p2.sites) / len(p2.sequence))

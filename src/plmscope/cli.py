@@ -64,6 +64,7 @@ def run_enrichment(args: argparse.Namespace) -> None:
         top_k=args.top_k,
         contact_cutoff=args.contact_cutoff,
         contact_min_separation=args.contact_min_separation,
+        background_proteins=args.background_proteins,
     )
     logging.info("enrichment summary: %s", summary)
 
@@ -188,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=10)
     p.add_argument("--contact-cutoff", type=float, default=8.0, help="CA-CA distance in Å")
     p.add_argument("--contact-min-separation", type=int, default=6, help="minimum |i-j|")
+    p.add_argument(
+        "--background-proteins", help="protein table for background frequencies (paper: the full train split)"
+    )
     p.set_defaults(func=run_enrichment)
 
     p = sub.add_parser("figures", help=run_figures.__doc__)

@@ -13,7 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from plmscope.analysis.enrichment import ATTENTION_COLUMNS, EnrichmentCounter, summarise, top_heads
-from plmscope.analysis.features import backgrounds, check_contact_options, check_features, feature_arrays
+from plmscope.analysis.features import (
+    FeatureArrays,
+    backgrounds,
+    check_contact_options,
+    check_features,
+    feature_arrays,
+)
 from plmscope.analysis.stats import CiMethod
 from plmscope.data.table import read_proteins
 from plmscope.errors import PlmscopeError, located
@@ -38,6 +44,7 @@ def run_enrichment(
     features: Iterable[str] | None = None,
     ci_method: CiMethod = "wilson",
     batch_size: int = 1 << 20,
+    background_proteins: str | Path | None = None,
 ) -> dict[str, Any]:
     """Compute attention enrichment of every head for every feature and write the tables atomically.
 
@@ -55,6 +62,10 @@ def run_enrichment(
         features: feature names (see :data:`plmscope.analysis.features.FEATURES`); None for all.
         ci_method: confidence-interval method.
         batch_size: attention rows read at a time (bounds memory).
+        background_proteins: a protein table to take the background frequencies from instead
+            of the analysed proteins (the paper: the full training split, while attention is
+            computed on a 5,000-protein sample). Its proteins are cut to the ``max_residues`` of
+            the attention run, as the analysed ones are.
 
     Returns:
         A summary: output directory, numbers of proteins, attention rows, heads and features, and
@@ -79,7 +90,10 @@ def run_enrichment(
         arrays = feature_arrays(records, analysed)
     except PlmscopeError as exc:
         raise located(proteins_path, f"{exc} (listed in {attention_dir / 'proteins.parquet'})") from None
-    bg = backgrounds(arrays, features=features, cutoff=contact_cutoff, min_separation=contact_min_separation)
+    bg_arrays = arrays
+    if background_proteins is not None:
+        bg_arrays = _background_arrays(Path(background_proteins), meta.get("max_residues"))
+    bg = backgrounds(bg_arrays, features=features, cutoff=contact_cutoff, min_separation=contact_min_separation)
     for row in bg.itertuples(index=False):
         log.info("background of %s: %d / %d = %.4g", row.feature, row.n_feature, row.n_eligible, row.background)
         if row.n_eligible == 0:
@@ -124,6 +138,8 @@ def run_enrichment(
         "contact_cutoff": contact_cutoff,
         "contact_min_separation": contact_min_separation,
         "pair_background": "all ordered residue pairs (i, j) with coordinates, i = j included",
+        "background_proteins": str(background_proteins or proteins_path),
+        "n_background_proteins": len(bg_arrays.ids),
     }
     with atomic_path(output_dir, directory=True) as tmp:
         for name, frame in (("enrichment", table), ("backgrounds", bg), ("top_heads", top)):
@@ -174,6 +190,14 @@ def _read_meta(path: Path) -> tuple[dict, int, int]:
             raise located(path, f"{key} must be a positive integer, got {value!r}")
         dims.append(value)
     return meta, dims[0], dims[1]
+
+
+def _background_arrays(path: Path, max_residues: int | None) -> FeatureArrays:
+    """Feature arrays of every protein of a background table, cut to ``max_residues``."""
+    records = read_proteins(path)
+    limit = int(max_residues) if max_residues else None
+    lengths = {r.id: len(r.sequence) if limit is None else min(len(r.sequence), limit) for r in records}
+    return feature_arrays(records, lengths)
 
 
 def _read_analysed(path: Path) -> dict[str, int]:
