@@ -88,3 +88,29 @@ def test_full_run_on_two_real_proteins(tmp_path):
     views = tmp_path / "results/views/antiberty/two"
     assert (views / "index.html").stat().st_size > 0
     assert len(list(views.glob("*.html"))) >= 2
+
+
+PAPER_MODELS = (
+    "tape_bert", "prot_albert", "prot_bert", "prot_bert_bfd", "prot_xlnet", "esm2_t6_8M_UR50D",
+    "esm2_t12_35M_UR50D", "esm2_t30_150M_UR50D", "esm2_t33_650M_UR50D", "esm2_t36_3B_UR50D",
+    "esm2_t48_15B_UR50D",
+)  # fmt: skip
+PAPER_DATASETS = ("proteinnet", "secondary_structure", "binding_sites", "protein_modifications")
+
+
+@pytest.mark.parametrize("profile", [None, "profiles/slurm"])
+def test_paper_target_plans_every_model_dataset_and_download(profile):
+    args = ["-n", "--forceall", "paper"] + ([] if profile is None else ["--profile", profile])
+    result = snakemake(*args)
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    for model in PAPER_MODELS:
+        for dataset in PAPER_DATASETS:
+            assert f"output: results/enrichment/{model}/{dataset}" in out, (model, dataset)
+            assert f"output: results/figures/{model}/{dataset}" in out, (model, dataset)
+    for rule in ("download_file", "download_lmdb", "download_extract", "model_convert_tape", "data_prepare_full"):
+        assert f"rule {rule}:" in out
+    assert "--sample 5000 --seed 123" in out
+    assert "--background-proteins results/proteins_full/proteinnet.parquet" in out
+    if profile is not None:
+        assert "slurm_partition=gpu" in out and "gpu=1" in out

@@ -5,6 +5,7 @@ rule enrichment_compute:
     input:
         attention="results/attention/{model}/{dataset}",
         proteins="results/proteins/{dataset}.parquet",
+        background=get_background_input,
     output:
         directory("results/enrichment/{model}/{dataset}"),
     log:
@@ -16,6 +17,7 @@ rule enrichment_compute:
         top_k=config["enrichment"]["top_k"],
         cutoff=config["enrichment"]["contact_cutoff"],
         min_sep=config["enrichment"]["contact_min_separation"],
+        background=lambda wc, input: f"--background-proteins {input.background}" if input.background else "",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -26,4 +28,4 @@ rule enrichment_compute:
         "{params.plmscope} enrichment --attention {input.attention} --proteins {input.proteins}"
         " -o {output} --min-count {params.min_count} --alpha {params.alpha}"
         " --top-k {params.top_k} --contact-cutoff {params.cutoff}"
-        " --contact-min-separation {params.min_sep} > {log} 2>&1"
+        " --contact-min-separation {params.min_sep} {params.background} > {log} 2>&1"

@@ -4,6 +4,7 @@
 rule attention_extract:
     input:
         proteins="results/proteins/{dataset}.parquet",
+        model=get_model_input,
     output:
         directory("results/attention/{model}/{dataset}"),
     log:
@@ -13,17 +14,17 @@ rule attention_extract:
         source=get_model_source,
         theta=config["attention"]["theta"],
         max_residues=config["attention"]["max_residues"],
-        max_tokens=config["attention"]["max_tokens"],
+        max_tokens=get_attention_setting("max_tokens"),
         long_sequences=config["attention"]["long_sequences"],
         device=config["attention"]["device"],
-        dtype=config["attention"]["dtype"],
+        dtype=get_attention_setting("dtype"),
     conda:
         "../../envs/torch.yaml"
     threads: config["attention"]["threads"]
     resources:
-        mem_mb=config["attention"]["mem_mb"],
-        runtime=config["attention"]["runtime"],
-        gpu=config["attention"]["gpus"],
+        mem_mb=get_attention_setting("mem_mb"),
+        runtime=get_attention_setting("runtime"),
+        gpu=get_attention_setting("gpus"),
     shell:
         "OMP_NUM_THREADS={threads} {params.plmscope} attention --proteins {input.proteins}"
         " --model {params.source} -o {output} --theta {params.theta}"

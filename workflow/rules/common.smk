@@ -25,29 +25,88 @@ PLMSCOPE = get_plmscope_command()
 
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])
+PAPER = config["paper"]
+PAPER_DATASETS = list(PAPER["datasets"])
+PAPER_MODELS = list(PAPER["models"])
+# Every dataset and model that jobs may need (the default run's and the paper's).
+ALL_DATASETS = {**PAPER["datasets"], **config["datasets"]}
+ALL_MODELS = {**PAPER["models"], **config["models"]}
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS),
-    model="|".join(MODELS),
+    dataset="|".join(ALL_DATASETS),
+    model="|".join(ALL_MODELS),
 
 
 def get_dataset_inputs(wildcards):
-    """Input files of a dataset, as listed in the config."""
-    return config["datasets"][wildcards.dataset]["inputs"]
+    """Files (or download targets) a dataset is built from; downloads come from download.smk."""
+    dataset = ALL_DATASETS[wildcards.dataset]
+    if "download" in dataset:
+        return [DOWNLOAD_TARGETS[dataset["download"]]]
+    return dataset["inputs"]
 
 
-def get_model_source(wildcards):
-    """Hugging Face name, local directory or 'antiberty' for a configured model."""
-    return config["models"][wildcards.model]["source"]
+def get_dataset_paths(wildcards):
+    """The paths handed to `plmscope prepare`: inputs, or the file inside a downloaded archive."""
+    dataset = ALL_DATASETS[wildcards.dataset]
+    if "download" in dataset:
+        return str(Path(DOWNLOAD_TARGETS[dataset["download"]], dataset.get("path", "")))
+    return " ".join(dataset["inputs"])
+
+
+def get_dataset_format(wildcards):
+    """Input format of a dataset (proteinnet, tape-lmdb, pdb, fasta, table)."""
+    return ALL_DATASETS[wildcards.dataset]["format"]
+
+
+def get_dssp_option(wildcards):
+    """`--dssp` when the dataset asks for DSSP secondary structure."""
+    return "--dssp" if ALL_DATASETS[wildcards.dataset].get("dssp", False) else ""
 
 
 def get_sample_option(wildcards):
     """`--sample N --seed S` when the dataset asks for a seeded subset, else nothing."""
-    dataset = config["datasets"][wildcards.dataset]
+    dataset = ALL_DATASETS[wildcards.dataset]
     if dataset.get("sample") is None:
         return ""
     return f"--sample {dataset['sample']} --seed {dataset.get('seed', 123)}"
+
+
+def is_sampled(dataset):
+    """True when a dataset analyses a seeded subset (backgrounds then come from the full table)."""
+    return ALL_DATASETS[dataset].get("sample") is not None
+
+
+def get_background_input(wildcards):
+    """The full (unsampled) protein table of a sampled dataset, for background frequencies."""
+    return [f"results/proteins_full/{wildcards.dataset}.parquet"] if is_sampled(wildcards.dataset) else []
+
+
+def get_model_source(wildcards):
+    """Hugging Face name, local directory or 'antiberty' for a configured model."""
+    return ALL_MODELS[wildcards.model]["source"]
+
+
+def get_model_input(wildcards):
+    """A model directory this workflow builds (TAPE BERT conversion), else nothing."""
+    source = get_model_source(wildcards)
+    return [source] if source in BUILT_MODELS else []
+
+
+def is_paper_only(model):
+    """True for a model of the `paper:` block that the default run does not configure."""
+    return model in PAPER_MODELS and model not in MODELS
+
+
+def get_attention_setting(key):
+    """Input function: an attention setting, from `paper.attention` for paper-only models."""
+
+    def setting(wildcards, **_):
+        if is_paper_only(wildcards.model) and key in PAPER["attention"]:
+            return PAPER["attention"][key]
+        return config["attention"][key]
+
+    return setting
 
 
 def get_final_output():
@@ -57,4 +116,11 @@ def get_final_output():
         out += expand("results/figures/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     if config["views"]["activate"]:
         out += expand("results/views/{model}/{dataset}", model=MODELS, dataset=DATASETS)
+    return out
+
+
+def get_paper_output():
+    """Everything the `paper` target reproduces: each paper model on each paper dataset."""
+    out = expand("results/enrichment/{model}/{dataset}", model=PAPER_MODELS, dataset=PAPER_DATASETS)
+    out += expand("results/figures/{model}/{dataset}", model=PAPER_MODELS, dataset=PAPER_DATASETS)
     return out

@@ -10,8 +10,9 @@ rule data_prepare:
         "logs/data_prepare/{dataset}.log",
     params:
         plmscope=PLMSCOPE,
-        fmt=lambda wc: config["datasets"][wc.dataset]["format"],
-        dssp=lambda wc: "--dssp" if config["datasets"][wc.dataset].get("dssp", False) else "",
+        paths=get_dataset_paths,
+        fmt=get_dataset_format,
+        dssp=get_dssp_option,
         sample=get_sample_option,
     conda:
         "../../envs/data.yaml"
@@ -20,4 +21,29 @@ rule data_prepare:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{params.plmscope} prepare --format {params.fmt} {params.dssp} {params.sample} {input} -o {output} > {log} 2>&1"
+        "{params.plmscope} prepare --format {params.fmt} {params.dssp} {params.sample} {params.paths}"
+        " -o {output} > {log} 2>&1"
+
+
+# The whole split of a sampled dataset, for background frequencies (the paper's definition).
+rule data_prepare_full:
+    input:
+        get_dataset_inputs,
+    output:
+        "results/proteins_full/{dataset}.parquet",
+    log:
+        "logs/data_prepare_full/{dataset}.log",
+    params:
+        plmscope=PLMSCOPE,
+        paths=get_dataset_paths,
+        fmt=get_dataset_format,
+        dssp=get_dssp_option,
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    shell:
+        "{params.plmscope} prepare --format {params.fmt} {params.dssp} {params.paths}"
+        " -o {output} > {log} 2>&1"
