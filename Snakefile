@@ -17,6 +17,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/attention.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/beyond.smk"
 include: "workflow/rules/reproduce.smk"
 
 

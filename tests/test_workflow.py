@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -69,6 +70,8 @@ def test_full_run_on_two_real_proteins(tmp_path):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["datasets"] = {"two": {"format": "table", "inputs": [str(table)]}}
     config["enrichment"]["min_count"] = 1
+    config["contacts"]["train_proteins"] = 1
+    config["robustness"]["n_boot"] = 50
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
 
     result = snakemake(
@@ -78,7 +81,7 @@ def test_full_run_on_two_real_proteins(tmp_path):
     assert result.returncode == 0, result.stdout
 
     enrichment = tmp_path / "results/enrichment/antiberty/two"
-    table = __import__("pandas").read_parquet(enrichment / "enrichment.parquet")
+    table = pd.read_parquet(enrichment / "enrichment.parquet")
     assert set(table["layer"]) == set(range(8)) and set(table["head"]) == set(range(8))
     assert {"contact", "helix", "aa_A"} <= set(table["feature"])
     assert (enrichment / "top_heads.csv").stat().st_size > 0
@@ -88,6 +91,10 @@ def test_full_run_on_two_real_proteins(tmp_path):
     views = tmp_path / "results/views/antiberty/two"
     assert (views / "index.html").stat().st_size > 0
     assert len(list(views.glob("*.html"))) >= 2
+    contacts = pd.read_csv(tmp_path / "results/contacts/antiberty/two/contact_prediction.csv")
+    assert {"regression", "random"} <= set(contacts["method"])
+    null_models = pd.read_csv(tmp_path / "results/robustness/antiberty/two/null_models.csv")
+    assert len(null_models) > 0
 
 
 PAPER_MODELS = (

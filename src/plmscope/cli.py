@@ -76,6 +76,57 @@ def run_figures(args: argparse.Namespace) -> None:
     run(Path(args.enrichment), Path(args.output))
 
 
+def run_contacts(args: argparse.Namespace) -> None:
+    """Predict contacts from attention (L1 logistic regression on APC maps) and score P@L by range."""
+    from plmscope.runs.contacts import run_contacts as run
+
+    summary = run(
+        Path(args.proteins),
+        Path(args.output),
+        model=args.model,
+        train_proteins=args.train_proteins,
+        seed=args.seed,
+        C=args.C,
+        solver=args.solver,
+        standardize=not args.no_standardize,
+        contact_cutoff=args.contact_cutoff,
+        select_range=args.select_range,
+        n_maps=args.n_maps,
+        max_residues=args.max_residues,
+        long_sequences=args.long_sequences,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    logging.info("contacts summary: %s", summary)
+
+
+def run_robustness(args: argparse.Namespace) -> None:
+    """Follow the top enrichment heads through random-weight and shuffled-sequence nulls and thresholds."""
+    from plmscope.runs.robustness import run_null_models as run
+
+    summary = run(
+        Path(args.proteins),
+        Path(args.output),
+        model=args.model,
+        theta=args.theta,
+        thresholds=args.thresholds,
+        top_k=args.top_k,
+        seed=args.seed,
+        random_std=args.random_std,
+        n_boot=args.n_boot,
+        alpha=args.alpha,
+        min_count=args.min_count,
+        contact_cutoff=args.contact_cutoff,
+        contact_min_separation=args.contact_min_separation,
+        max_residues=args.max_residues,
+        max_tokens=args.max_tokens,
+        long_sequences=args.long_sequences,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    logging.info("robustness summary: %s", summary)
+
+
 def run_view(args: argparse.Namespace) -> None:
     """Write standalone offline 3D attention viewers (HTML) for proteins and heads."""
     from plmscope.runs import view
@@ -198,6 +249,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enrichment", required=True, help="enrichment output directory")
     p.add_argument("-o", "--output", required=True, help="figure directory")
     p.set_defaults(func=run_figures)
+
+    p = sub.add_parser("contacts", help=run_contacts.__doc__)
+    p.add_argument("--proteins", required=True)
+    p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--train-proteins", type=int, default=20, help="proteins to fit on (Rao et al.: 20)")
+    p.add_argument("--seed", type=int, default=0, help="train/test split and solver seed")
+    p.add_argument("--C", type=float, default=0.15, help="inverse L1 regularisation strength")
+    p.add_argument("--solver", choices=("liblinear", "saga"), default="liblinear")
+    p.add_argument("--no-standardize", action="store_true", help="fit on raw APC features (not z-scored)")
+    p.add_argument("--contact-cutoff", type=float, default=8.0, help="CA-CA distance in Å")
+    p.add_argument("--select-range", choices=("short", "medium", "long", "all"), default="all",
+                   help="separation range in which the best single head is chosen")
+    p.add_argument("--n-maps", type=int, default=3, help="test proteins drawn as contact maps")
+    p.add_argument("--max-residues", type=int, default=510)
+    p.add_argument("--long-sequences", choices=("truncate", "skip", "error"), default="truncate")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    p.set_defaults(func=run_contacts)
+
+    p = sub.add_parser("robustness", help=run_robustness.__doc__)
+    p.add_argument("--proteins", required=True)
+    p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--theta", type=float, default=0.3, help="threshold of the comparison and top-head ranking")
+    p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.3, 0.5], help="threshold sweep")
+    p.add_argument("--top-k", type=int, default=5, help="heads followed per feature")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights, the shuffle, the bootstrap")
+    p.add_argument("--random-std", type=float, default=None,
+                   help="std of the random weights (default: the model's own initializer_range)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--min-count", type=int, default=100, help="mask heads with fewer thresholded weights")
+    p.add_argument("--contact-cutoff", type=float, default=8.0, help="CA-CA distance in Å")
+    p.add_argument("--contact-min-separation", type=int, default=6, help="minimum |i-j|")
+    p.add_argument("--max-residues", type=int, default=510)
+    p.add_argument("--max-tokens", type=int, default=8192, help="padded tokens per batch")
+    p.add_argument("--long-sequences", choices=("truncate", "skip", "error"), default="truncate")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    p.set_defaults(func=run_robustness)
 
     p = sub.add_parser("view", help=run_view.__doc__)
     p.add_argument("--proteins", required=True)

@@ -116,6 +116,10 @@ def get_final_output():
         out += expand("results/figures/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     if config["views"]["activate"]:
         out += expand("results/views/{model}/{dataset}", model=MODELS, dataset=DATASETS)
+    if config["contacts"]["activate"]:
+        out += expand("results/contacts/{model}/{dataset}", model=MODELS, dataset=DATASETS)
+    if config["robustness"]["activate"]:
+        out += expand("results/robustness/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     return out
 
 
