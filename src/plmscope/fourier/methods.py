@@ -1,0 +1,10 @@
+"""The name -> estimator table matched by the config schema's ``enum`` of Fourier methods."""
+
+from __future__ import annotations
+
+from plmscope.fourier.base import Estimator
+from plmscope.fourier.baselines import LassoFourier, RidgeFourier
+from plmscope.fourier.exact import ExactTransform
+from plmscope.fourier.qsft import QSFT
+
+METHODS: dict[str, type[Estimator]] = {cls.name: cls for cls in (ExactTransform, QSFT, LassoFourier, RidgeFourier)}

@@ -1,0 +1,115 @@
+"""q-SFT on planted sparse functions over Z_20^n: support, accuracy, query counts, budgets, noise."""
+
+import numpy as np
+import pytest
+
+from plmscope.errors import PlmscopeError
+from plmscope.fourier import Landscape, metrics, planted_sparse_function
+from plmscope.fourier.exact import ExactTransform
+from plmscope.fourier.qsft import QSFT
+
+Q = 20
+
+
+def held_out_r2(f, coeffs, n, m=3000, seed=123):
+    X = np.random.default_rng(seed).integers(0, Q, size=(m, n))
+    return metrics.r2(f.true(X), coeffs.predict(X))
+
+
+def test_matches_exact_transform_at_small_n():
+    n = 4
+    f = planted_sparse_function(n, Q, 20, seed=11)
+    reference = ExactTransform().fit(Landscape(f, n, Q))
+    coeffs = QSFT(b=2, C=3, seed=1).fit(Landscape(f, n, Q))
+    assert metrics.support_precision_recall(coeffs, reference) == (1.0, 1.0)
+    assert metrics.coefficient_nmse(coeffs, reference) < 1e-18
+    assert coeffs.queries < Q**n / 10
+
+
+@pytest.mark.parametrize("n, sparsity", [(6, 40), (12, 101)])
+def test_noiseless_recovery(n, sparsity):
+    f = planted_sparse_function(n, Q, sparsity, max_order=3, seed=n)
+    assert set(f.coefficients.orders.tolist()) >= {1, 2, 3}
+    budget = 400_000
+    land = Landscape(f, n, Q)
+    coeffs = QSFT(b=3, C=3, seed=0).fit(land, budget)
+    assert metrics.support_precision_recall(coeffs, f.coefficients) == (1.0, 1.0)
+    assert held_out_r2(f, coeffs, n) > 0.9999
+    assert metrics.coefficient_nmse(coeffs, f.coefficients) < 1e-12
+    assert coeffs.queries == land.n_queries <= budget
+    assert coeffs.queries < Q**n / 100
+
+
+def test_noisy_recovery_with_random_delays():
+    n = 8
+    clean = planted_sparse_function(n, Q, 40, seed=5)
+    sd = 0.5 * np.sqrt(clean.variance)  # noise variance = 1/4 of the signal variance
+    f = planted_sparse_function(n, Q, 40, seed=5, noise_sd=sd)
+    est = QSFT(b=3, C=3, delays="random", R=3, seed=2)
+    coeffs = est.fit(Landscape(f, n, Q))
+    assert held_out_r2(f, coeffs, n) >= 0.97
+    precision, recall = metrics.support_precision_recall(coeffs, f.coefficients)
+    assert precision == 1.0 and recall >= 0.9
+    assert coeffs.queries < Q**n / 1000
+    # the threshold was chosen on validation queries: several candidates were scored
+    assert len(est.thresholds_tried) > 3 and max(r2 for _, r2, _ in est.thresholds_tried) > 0.5
+
+
+def test_budget_picks_b_and_is_respected():
+    n = 6
+    f = planted_sparse_function(n, Q, 10, seed=3)
+    est = QSFT(C=2, seed=0, noise_threshold=0.0)
+    # b=2 needs 2 * 400 * 7 = 5600 queries, b=3 needs 112000
+    land = Landscape(f, n, Q)
+    coeffs = est.fit(land, budget=100_000)
+    assert est.b_used == 2 and coeffs.queries <= 5600
+    assert QSFT(C=2).planned_queries(n, Q, 3) == 2 * 8000 * 7 + 2000
+    # b=1: 2 * 20 * 7 = 280 subsampling queries + 50 validation queries
+    with pytest.raises(PlmscopeError, match=r"budget 300 is below .*330 queries"):
+        QSFT(C=2).fit(Landscape(f, n, Q), budget=300)
+    with pytest.raises(PlmscopeError, match="needs 114000 queries"):
+        QSFT(b=3, C=2).fit(Landscape(f, n, Q), budget=50_000)
+    with pytest.raises(PlmscopeError, match="exceeds the number of sites"):
+        QSFT(b=7).fit(Landscape(f, n, Q))
+
+
+def test_seeded_and_deterministic():
+    n = 5
+    f = planted_sparse_function(n, Q, 30, seed=4)
+    a = QSFT(b=2, seed=7).fit(Landscape(f, n, Q))
+    b = QSFT(b=2, seed=7).fit(Landscape(f, n, Q))
+    assert a.as_dict() == b.as_dict()
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"b": 0}, "option b"),
+        ({"C": 1.5}, "option C"),
+        ({"delays": "shifted"}, "option delays"),
+        ({"noise_threshold": -1.0}, "option noise_threshold"),
+        ({"noise_threshold": "high"}, "option noise_threshold"),
+        ({"seed": -3}, "option seed"),
+    ],
+)
+def test_option_validation(options, match):
+    with pytest.raises(PlmscopeError, match=match):
+        QSFT(**options)
+
+
+def test_real_output_has_conjugate_pairs():
+    n = 6
+    f = planted_sparse_function(n, Q, 24, seed=9)
+    coeffs = QSFT(b=2, C=3, seed=3).fit(Landscape(f, n, Q))
+    d = coeffs.as_dict()
+    for k, v in d.items():
+        partner = tuple((-np.array(k)) % Q)
+        assert d[partner] == pytest.approx(np.conj(v))
+
+
+@pytest.mark.parametrize("q, n, b", [(2, 14, 6), (3, 9, 4), (7, 7, 2)])
+def test_other_alphabets(q, n, b):
+    f = planted_sparse_function(n, q, 31, seed=q)
+    coeffs = QSFT(b=b, seed=1).fit(Landscape(f, n, q))
+    assert metrics.support_precision_recall(coeffs, f.coefficients) == (1.0, 1.0)
+    assert coeffs.queries < q**n / 5
