@@ -108,3 +108,39 @@ def test_writer_and_readers_reject_bad_input(tmp_path):
             writer.write(pa.record_batch({"x": [1]}), np.zeros((2, 3)))
     with pytest.raises(PlmscopeError, match="meta.json missing"):
         read_attention(tmp_path)
+
+
+def test_adopted_part_files_and_windowed_proteins(tmp_path):
+    import pyarrow.parquet as pq
+
+    from plmscope.attention.dataset import open_part_writer
+
+    done = tmp_path / "done.parquet"
+    writer = open_part_writer(done)
+    batch = rows("p1", 9, 1, 4)
+    writer.write_table(pa.Table.from_batches([batch]))
+    writer.close()
+    counts = np.zeros((2, 3), dtype=np.int64)
+    np.add.at(counts, (1, batch.column("head").to_numpy()), 1)
+    out = tmp_path / "att"
+    with AttentionWriter(out, meta=META) as w:
+        w.write(rows("p0", 4, 0, 5), np.array([[4, 0, 0], [0, 0, 0]]))
+        w.add_part_file(done, n_rows=9, counts=counts)
+        with pytest.raises(PlmscopeError, match="12 rows"):
+            w.add_part_file(done, n_rows=12, counts=counts)
+        with pytest.raises(PlmscopeError, match="counts of shape"):
+            w.add_part_file(done, n_rows=9, counts=counts[:1])
+        w.add_proteins(["p0", "p1"], [40, 120], [40, 120], n_windows=[1, 3])
+    parts = sorted(p.name for p in (out / "attention").iterdir())
+    assert parts == ["part-00000.parquet", "part-00001.parquet"]
+    assert (out / "attention" / "part-00001.parquet").read_bytes() == done.read_bytes()
+    assert pq.read_table(out / "attention" / "part-00001.parquet").equals(pa.Table.from_batches([batch]))
+    assert read_attention(out).num_rows == 13
+    np.testing.assert_array_equal(read_counts(out), counts + np.array([[4, 0, 0], [0, 0, 0]]))
+    analysed = read_analysed(out).to_pydict()
+    assert analysed["n_windows"] == [1, 3] and analysed["truncated"] == [False, False]
+    meta = read_meta(out)
+    assert (meta["n_rows"], meta["n_windowed"], meta["n_windows"], meta["n_parts"]) == (13, 1, 3, 2)
+    # the float column uses BYTE_STREAM_SPLIT (smaller zstd parts); readers see plain float32
+    encodings = pq.ParquetFile(done).metadata.row_group(0).column(5).encodings
+    assert "BYTE_STREAM_SPLIT" in encodings

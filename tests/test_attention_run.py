@@ -95,3 +95,18 @@ def test_bad_theta_and_missing_table(tiny, tmp_path):
     with pytest.raises(PlmscopeError, match="file not found"):
         run_attention(tmp_path / "none.parquet", tmp_path / "o", model=str(model), max_residues=25)
     assert not (tmp_path / "o").exists()
+
+
+def test_options_are_checked_before_the_model_loads(tiny, tmp_path):
+    _, table = tiny
+    for options, problem in [
+        ({"long_sequences": "cut"}, "long_sequences must be one of truncate, skip, error, window"),
+        ({"max_tokens": 0}, "max_tokens must be a positive integer"),
+        ({"proteins_per_part": 0}, "proteins_per_part must be a positive integer"),
+        ({"long_sequences": "window", "window_stride": 600}, "window_stride must be an integer from 1 to"),
+    ]:
+        with pytest.raises(PlmscopeError, match=problem):
+            run_attention(table, tmp_path / "o", model="no-such-model", **options)
+    with pytest.raises(PlmscopeError, match="no protein is left to analyse"):
+        run_attention(table, tmp_path / "o", model="no-such-model", max_residues=5, long_sequences="skip")
+    assert list(tmp_path.iterdir()) == []

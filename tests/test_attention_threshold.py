@@ -104,3 +104,16 @@ def test_cpu_numpy_path_and_torch_path_agree_on_views():
     assert r32.num_rows == len(plants)  # the 0.8 and 0.95 planted outside the proteins are dropped
     assert r16.equals(r32)
     np.testing.assert_array_equal(c16, c32)
+
+
+def test_window_options_shift_and_filter_pairs():
+    a = torch.zeros(1, 1, 3, 3)
+    a[0, 0] = torch.tensor([[0.9, 0.0, 0.0], [0.0, 0.8, 0.0], [0.0, 0.7, 0.6]])
+    rows, counts = threshold_batch([a], [3], ["w"], theta=0.5, offsets=[10], pair_sums=np.array([[0, 3]]))
+    # i + j must lie in (0, 3]: (0, 0) is dropped, (1, 1) (2, 1) kept, (2, 2) dropped; indices shifted by 10
+    assert list(zip(rows.column("i").to_pylist(), rows.column("j").to_pylist())) == [(11, 11), (12, 11)]
+    assert counts.tolist() == [[2]]
+    with pytest.raises(PlmscopeError, match=r"offsets of shape \(2,\) for a batch of 1"):
+        threshold_batch([a], [3], ["w"], theta=0.5, offsets=[0, 1])
+    with pytest.raises(PlmscopeError, match=r"pair_sums of shape \(2,\) for a batch of 1, expected \(1, 2\)"):
+        threshold_batch([a], [3], ["w"], theta=0.5, pair_sums=np.array([0, 3]))

@@ -97,3 +97,50 @@ def test_nonstandard_counts_accumulate(adapter):
     batches = list(stream)
     assert len(batches) == 2
     assert stream.stats.n_nonstandard == 4 and stream.stats.n_unknown == 0
+
+
+def test_window_policy_cuts_long_proteins_into_owned_windows(adapter):
+    from plmscope.attention.windows import owned_sum_bounds, window_starts
+
+    long_seq = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"  # 33 residues, max_residues 20, stride 10
+    stream = iter_attention(adapter, [("long", long_seq), ("short", "MKT")], max_tokens=44, long_sequences="window",
+                            window_stride=10, progress=False)  # fmt: skip
+    starts = window_starts(33, width=20, stride=10)
+    assert starts.tolist() == [0, 10, 13]
+    assert stream.stats.windowed == ["long"] and stream.stats.n_windows == 3 and not stream.stats.truncated
+    assert stream.ids == ["long", "long", "long", "short"]
+    assert stream.sequences[:3] == [long_seq[s : s + 20] for s in starts]
+    np.testing.assert_array_equal(stream.pair_sums[:3], owned_sum_bounds(starts, width=20))
+    batches = list(stream)
+    assert len(batches) == 2  # two windows fill 44 tokens, then the last window with the short protein
+    assert batches[0].finished == []  # the long protein finishes with its last window
+    long_done, short_done = batches[1].finished
+    assert (long_done.id, long_done.n_residues, long_done.n_original, long_done.n_windows) == ("long", 33, 33, 3)
+    assert not long_done.truncated and (short_done.id, short_done.n_windows) == ("short", 1)
+    assert batches[0].offsets.tolist() == [0, 10] and batches[1].offsets.tolist() == [13, 0]
+    assert not batches[1].truncated.any()
+    with pytest.raises(PlmscopeError, match="window_stride must be an integer from 1 to max_residues"):
+        iter_attention(adapter, [("a", "MKT")], max_tokens=100, long_sequences="window", window_stride=21)
+
+
+def test_iter_batches_from_a_start_runs_the_rest_of_the_plan(adapter):
+    rng = np.random.default_rng(5)
+    aa = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+    proteins = [(f"p{k}", "".join(rng.choice(aa, size=int(n)))) for k, n in enumerate(rng.integers(3, 20, size=9))]
+    stream = iter_attention(adapter, proteins, max_tokens=50, progress=False)
+    full = list(stream)
+    tail = list(stream.iter_batches(2))
+    assert [b.index for b in tail] == list(range(2, len(full)))
+    assert [b.ids for b in tail] == [b.ids for b in full[2:]]
+    for a, b in zip(tail, full[2:]):
+        torch.testing.assert_close(a.layers[0], b.layers[0])
+    assert stream.finished_before(2) == [p.id for b in full[:2] for p in b.finished]
+    assert list(stream.iter_batches(len(full))) == []
+    with pytest.raises(PlmscopeError, match="outside the plan"):
+        next(stream.iter_batches(len(full) + 1))
+
+
+def test_window_policy_names_a_bad_letter_by_its_position_in_the_protein(adapter):
+    seq = "A" * 27 + "J" + "A" * 5  # position 28 lies in the second window (local position 18)
+    with pytest.raises(PlmscopeError, match="protein 'w' has residue 'J' at position 28 that is not in the model"):
+        iter_attention(adapter, [("w", seq)], max_tokens=100, long_sequences="window")

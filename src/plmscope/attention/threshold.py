@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import torch
 
 from plmscope.attention.dataset import ATTENTION_SCHEMA
 from plmscope.errors import PlmscopeError
 
+if TYPE_CHECKING:  # torch is imported where a tensor arrives, so option checks stay light
+    import torch
+
 
 def check_theta(theta: float) -> float:
     """Return ``theta`` as a float, or raise unless ``0 < theta <= 1``."""
-    theta = float(theta)
+    try:
+        theta = float(theta)
+    except (TypeError, ValueError):
+        raise PlmscopeError(f"attention threshold theta must be a number in (0, 1], got {theta!r}") from None
     if not 0.0 < theta <= 1.0:
         raise PlmscopeError(f"attention threshold theta must be in (0, 1], got {theta}")
     return theta
@@ -27,21 +32,30 @@ def threshold_batch(
     ids: Sequence[str],
     *,
     theta: float,
+    offsets: Sequence[int] | np.ndarray | None = None,
+    pair_sums: np.ndarray | None = None,
 ) -> tuple[pa.RecordBatch, np.ndarray]:
-    """Select all attention weights ``>= theta`` within each protein.
+    """Select all attention weights ``>= theta`` within each protein (or window of a protein).
 
     Args:
         layers: per-layer ``(B, H, Lr, Lr)`` residue attention (any device, any float dtype).
         lengths: ``(B,)`` residues per protein; pairs with ``i`` or ``j`` past a protein's length
             are ignored.
-        ids: B protein ids.
+        ids: B protein ids; the windows of one long protein share its id.
         theta: threshold in ``(0, 1]``.
+        offsets: ``(B,)`` position of each item's first residue in its protein (windows);
+            added to ``i`` and ``j``. Default all 0.
+        pair_sums: ``(B, 2)`` int bounds ``(lo, hi)``: item b keeps only local pairs with
+            ``lo < i + j <= hi`` (the pairs a window owns, see :mod:`plmscope.attention.windows`).
+            Default: keep every pair.
 
     Returns:
         ``(rows, counts)``: a RecordBatch with :data:`ATTENTION_SCHEMA`, ordered by protein (batch
-        order), then layer, head, i, j; and an int64 array ``(layers, heads)`` of the number of
-        selected weights per head (summed over the batch).
+        order of its first item), then layer, head, i, j; and an int64 array ``(layers, heads)``
+        of the number of rows per head (summed over the batch).
     """
+    import torch
+
     theta = check_theta(theta)
     if not layers:
         raise PlmscopeError("threshold_batch needs at least one attention layer")
@@ -58,6 +72,8 @@ def threshold_batch(
         raise PlmscopeError(f"lengths {lengths_t.tolist()} do not fit attention over {lr} residues")
     lengths_np = lengths_t.cpu().numpy()
     ragged = bool((lengths_np < lr).any())
+    offsets_np = _per_item(offsets, b, "offsets", (b,))
+    sums_np = _per_item(pair_sums, b, "pair_sums", (b, 2))
     counts = np.zeros((len(layers), h), dtype=np.int64)
     parts = []
     for layer_no, a in enumerate(layers):
@@ -68,11 +84,23 @@ def threshold_batch(
             n = lengths_np[pb]
             inside = (pi < n) & (pj < n)
             pb, ph, pi, pj, w = pb[inside], ph[inside], pi[inside], pj[inside], w[inside]
+        if sums_np is not None:  # keep the pairs each window owns
+            s = pi + pj
+            owned = (s > sums_np[pb, 0]) & (s <= sums_np[pb, 1])
+            pb, ph, pi, pj, w = pb[owned], ph[owned], pi[owned], pj[owned], w[owned]
+        if offsets_np is not None:
+            pi, pj = pi + offsets_np[pb], pj + offsets_np[pb]
         counts[layer_no] = np.bincount(ph, minlength=h)
         parts.append((pb, ph, pi, pj, w, np.full(len(pb), layer_no, dtype=np.int16)))
 
     pb, ph, pi, pj, weight, layer = (np.concatenate(cols) for cols in zip(*parts))
-    if len(layers) > 1 and b > 1:
+    first = {}
+    group = np.array([first.setdefault(str(pid), k) for k, pid in enumerate(ids)], dtype=np.int64)
+    if len(first) < b:  # windows of one protein: merge them, then sort by layer, head, i, j
+        pb = group[pb]
+        order = np.lexsort((pj, pi, ph, layer, pb))
+        pb, ph, pi, pj, weight, layer = pb[order], ph[order], pi[order], pj[order], weight[order], layer[order]
+    elif len(layers) > 1 and b > 1:
         order = np.argsort(pb, kind="stable")  # protein-major; layer, head, i, j order kept
         pb, ph, pi, pj, weight, layer = pb[order], ph[order], pi[order], pj[order], weight[order], layer[order]
     protein = pc.take(pa.array(list(ids), type=pa.string()), pa.array(pb))
@@ -90,12 +118,24 @@ def threshold_batch(
     return rows, counts
 
 
+def _per_item(values, b: int, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``values`` as an int64 array of ``shape`` (one entry per batch item), or None."""
+    if values is None:
+        return None
+    arr = np.asarray(values.cpu() if hasattr(values, "cpu") else values, dtype=np.int64)
+    if arr.shape != shape:
+        raise PlmscopeError(f"{name} of shape {arr.shape} for a batch of {b}, expected {shape}")
+    return arr
+
+
 def _above(a: torch.Tensor, theta: float) -> tuple[np.ndarray, ...]:
     """Indices ``(b, h, i, j)`` and weights of the entries ``>= theta`` of one ``(B, H, L, L)`` tensor.
 
     On the CPU NumPy's ``flatnonzero`` is several times faster than ``torch.nonzero``; on an
     accelerator the selection stays there and only the selected entries are copied back.
     """
+    import torch
+
     if a.device.type == "cpu" and a.dtype in (torch.float32, torch.float64, torch.float16):
         x = a.detach().numpy()
         flat = np.flatnonzero(x >= np.asarray(theta, dtype=x.dtype))
