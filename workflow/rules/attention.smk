@@ -16,6 +16,12 @@ rule attention_extract:
         max_residues=config["attention"]["max_residues"],
         max_tokens=get_attention_setting("max_tokens"),
         long_sequences=config["attention"]["long_sequences"],
+        window=lambda wc: (
+            ""
+            if config["attention"]["window_stride"] is None
+            else f"--window-stride {config['attention']['window_stride']}"
+        ),
+        per_part=config["attention"]["proteins_per_part"],
         device=config["attention"]["device"],
         dtype=get_attention_setting("dtype"),
     conda:
@@ -29,5 +35,6 @@ rule attention_extract:
         "OMP_NUM_THREADS={threads} {params.plmscope} attention --proteins {input.proteins}"
         " --model {params.source} -o {output} --theta {params.theta}"
         " --max-residues {params.max_residues} --max-tokens {params.max_tokens}"
-        " --long-sequences {params.long_sequences} --device {params.device}"
+        " --long-sequences {params.long_sequences} {params.window} --proteins-per-part {params.per_part}"
+        " --device {params.device}"
         " --dtype {params.dtype} > {log} 2>&1"
