@@ -19,6 +19,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/beyond.smk"
 include: "workflow/rules/reproduce.smk"
+include: "workflow/rules/paper.smk"
 
 
 rule all:

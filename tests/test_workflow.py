@@ -72,6 +72,7 @@ def test_full_run_on_two_real_proteins(tmp_path):
     config["enrichment"]["min_count"] = 1
     config["contacts"]["train_proteins"] = 1
     config["robustness"]["n_boot"] = 50
+    config["probing"]["valid_fraction"] = 0.5
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
 
     result = snakemake(
@@ -95,6 +96,9 @@ def test_full_run_on_two_real_proteins(tmp_path):
     assert {"regression", "random"} <= set(contacts["method"])
     null_models = pd.read_csv(tmp_path / "results/robustness/antiberty/two/null_models.csv")
     assert len(null_models) > 0
+    assert (tmp_path / "results/comparison/comparison.md").stat().st_size > 0
+    assert any((tmp_path / "results/paper_analyses/antiberty/two").glob("*.png"))
+    assert any((tmp_path / "results/probing/antiberty/two").glob("*.csv"))
 
 
 PAPER_MODELS = (

@@ -127,6 +127,66 @@ def run_robustness(args: argparse.Namespace) -> None:
     logging.info("robustness summary: %s", summary)
 
 
+def run_paper(args: argparse.Namespace) -> None:
+    """Cross-layer center of gravity, per-layer maxima, per-amino-acid top heads and BLOSUM62 similarity."""
+    from plmscope.runs.paper_analyses import run_paper_analyses
+
+    summary = run_paper_analyses(
+        Path(args.enrichment), Path(args.output), model_key=args.model_key, label=args.label, dataset=args.dataset
+    )
+    logging.info("paper analyses summary: %s", summary)
+
+
+def run_compare(args: argparse.Namespace) -> None:
+    """Put our top heads and BLOSUM62 correlations beside the values of Vig et al. (2021)."""
+    from plmscope.runs.paper_analyses import run_comparison
+
+    pairs = {}
+    for item in args.feature_dataset or []:
+        feature, sep, dataset = item.partition("=")
+        if not sep or not feature or not dataset:
+            raise PlmscopeError(f"--feature-dataset {item!r}: expected FEATURE=DATASET")
+        pairs[feature] = dataset
+    summary = run_comparison(
+        [Path(p) for p in args.enrichment],
+        [Path(p) for p in args.paper_analyses],
+        Path(args.output),
+        output_md=None if args.markdown is None else Path(args.markdown),
+        paper_heads=Path(args.paper_heads),
+        paper_blosum=Path(args.paper_blosum),
+        feature_datasets=pairs or None,
+    )
+    logging.info("comparison summary: %s", summary)
+
+
+def run_probe(args: argparse.Namespace) -> None:
+    """Train linear probes on frozen embeddings and attention; score them per layer on held-out proteins."""
+    from plmscope.runs.probing import run_probing
+
+    summary = run_probing(
+        Path(args.proteins),
+        Path(args.output),
+        model=args.model,
+        valid_proteins_path=None if args.valid_proteins is None else Path(args.valid_proteins),
+        valid_fraction=args.valid_fraction,
+        seed=args.seed,
+        tasks=args.tasks,
+        max_pairs_per_protein=args.max_pairs_per_protein,
+        max_residues_per_protein=args.max_residues_per_protein,
+        C=args.C,
+        max_iter=args.max_iter,
+        contact_cutoff=args.contact_cutoff,
+        contact_min_separation=args.contact_min_separation,
+        max_residues=args.max_residues,
+        max_tokens=args.max_tokens,
+        layers_per_pass=args.layers_per_pass,
+        device=args.device,
+        dtype=args.dtype,
+        threads=args.threads,
+    )
+    logging.info("probing summary: %s", summary)
+
+
 def run_view(args: argparse.Namespace) -> None:
     """Write standalone offline 3D attention viewers (HTML) for proteins and heads."""
     from plmscope.runs import view
@@ -190,14 +250,15 @@ def run_convert_tape(args: argparse.Namespace) -> None:
 
 def run_models(args: argparse.Namespace) -> None:
     """List the models plmscope knows by name."""
-    from plmscope.models.registry import KNOWN_MODELS
+    from plmscope.models.known import KNOWN_MODELS
 
     for name, spec in KNOWN_MODELS.items():
-        print(f"{name}\t{spec}")
+        print(f"{name}\t{spec.family}\t{spec.num_layers} layers x {spec.num_heads} heads\t{spec.description}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every verb."""
+    from plmscope.analysis.probing import TASKS
     parser = argparse.ArgumentParser(prog="plmscope", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -290,6 +351,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
     p.set_defaults(func=run_robustness)
+
+    p = sub.add_parser("paper", help=run_paper.__doc__)
+    p.add_argument("--enrichment", required=True, help="enrichment output directory")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--model-key", help="key in the paper tables (default: from the model name, e.g. prot_bert)")
+    p.add_argument("--label", help="our name for the model (default: the model key)")
+    p.add_argument("--dataset", help="dataset name recorded for the comparison")
+    p.set_defaults(func=run_paper)
+
+    p = sub.add_parser("compare", help=run_compare.__doc__)
+    p.add_argument("--enrichment", nargs="+", required=True, help="enrichment directories")
+    p.add_argument("--paper-analyses", nargs="+", required=True, help="`plmscope paper` outputs, same order")
+    p.add_argument("-o", "--output", required=True, help="comparison table (.csv)")
+    p.add_argument("--markdown", help="Markdown rendering (default: the output with .md)")
+    p.add_argument("--paper-heads", default="resources/paper/vig2021_top_heads.csv")
+    p.add_argument("--paper-blosum", default="resources/paper/vig2021_blosum.csv")
+    p.add_argument("--feature-dataset", nargs="+", metavar="FEATURE=DATASET",
+                   help="dataset each feature is measured on (amino_acids=... for BLOSUM62)")
+    p.set_defaults(func=run_compare)
+
+    p = sub.add_parser("probe", help=run_probe.__doc__)
+    p.add_argument("--proteins", required=True, help="protein table (training proteins)")
+    p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--valid-proteins", help="validation protein table (default: split --proteins)")
+    p.add_argument("--valid-fraction", type=float, default=0.3, help="held-out share when splitting")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tasks", nargs="+", choices=TASKS, help="probe tasks (default: all)")
+    p.add_argument("--max-pairs-per-protein", type=int, default=200, help="contact pairs per training protein")
+    p.add_argument("--max-residues-per-protein", type=int, help="residues per training protein (default: all)")
+    p.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regressions")
+    p.add_argument("--max-iter", type=int, default=1000)
+    p.add_argument("--contact-cutoff", type=float, default=8.0, help="CA-CA distance in Å")
+    p.add_argument("--contact-min-separation", type=int, default=6, help="minimum |i-j|")
+    p.add_argument("--max-residues", type=int, default=510)
+    p.add_argument("--max-tokens", type=int, default=4096, help="padded tokens per batch")
+    p.add_argument("--layers-per-pass", type=int, help="layers held in memory at once (default: all)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for torch and the probes' BLAS")
+    p.set_defaults(func=run_probe)
 
     p = sub.add_parser("view", help=run_view.__doc__)
     p.add_argument("--proteins", required=True)

@@ -120,6 +120,7 @@ def get_final_output():
         out += expand("results/contacts/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     if config["robustness"]["activate"]:
         out += expand("results/robustness/{model}/{dataset}", model=MODELS, dataset=DATASETS)
+    out += get_paper_analyses_final_output()
     return out
 
 
@@ -127,4 +128,69 @@ def get_paper_output():
     """Everything the `paper` target reproduces: each paper model on each paper dataset."""
     out = expand("results/enrichment/{model}/{dataset}", model=PAPER_MODELS, dataset=PAPER_DATASETS)
     out += expand("results/figures/{model}/{dataset}", model=PAPER_MODELS, dataset=PAPER_DATASETS)
+    out += get_paper_target_extras()
+    return out
+
+
+# ---- paper analyses, probing and the comparison (workflow/rules/paper.smk) ----------------------
+def get_paper_analyses_output(models, datasets):
+    """Paper-analysis directories of each model on each dataset."""
+    return expand("results/paper_analyses/{model}/{dataset}", model=models, dataset=datasets)
+
+
+def get_probing_output(models, datasets):
+    """Probing directories of each model on each dataset."""
+    return expand("results/probing/{model}/{dataset}", model=models, dataset=datasets)
+
+
+def get_comparison_datasets():
+    """Datasets the paper comparison reads: those `paper.feature_datasets` names, else every paper dataset."""
+    named = [d for d in PAPER["feature_datasets"].values() if d in PAPER["datasets"]]
+    return list(dict.fromkeys(named)) or PAPER_DATASETS
+
+
+def get_feature_dataset_options():
+    """`--feature-dataset feature=dataset ...` from `paper.feature_datasets`."""
+    pairs = [f"{feature}={dataset}" for feature, dataset in PAPER["feature_datasets"].items()]
+    return ("--feature-dataset " + " ".join(pairs)) if pairs else ""
+
+
+def get_probing_validation_option(wildcards, input):
+    """`--valid-proteins TABLE` when a validation dataset is configured, else the split fraction."""
+    if config["probing"].get("valid_dataset"):
+        return f"--valid-proteins {input.valid}"
+    return f"--valid-fraction {config['probing']['valid_fraction']}"
+
+
+def get_probing_option(key, flag):
+    """`--flag value` from `probing.<key>`, or nothing when the value is null (the CLI default: no limit)."""
+    value = config["probing"].get(key)
+    return "" if value is None else f"{flag} {value}"
+
+
+def get_probing_inputs(wildcards):
+    """The protein table to probe and, when configured, the validation dataset's table."""
+    inputs = {"proteins": f"results/proteins/{wildcards.dataset}.parquet"}
+    valid = config["probing"].get("valid_dataset")
+    if valid:
+        inputs["valid"] = f"results/proteins/{valid}.parquet"
+    return inputs
+
+
+def get_paper_analyses_final_output():
+    """Default-target outputs of paper.smk: analyses, probes and the comparison of the configured models."""
+    out = []
+    if config["paper_analyses"]["activate"]:
+        out += get_paper_analyses_output(MODELS, DATASETS)
+        out += ["results/comparison/comparison.csv", "results/comparison/comparison.md"]
+    if config["probing"]["activate"]:
+        out += get_probing_output(MODELS, DATASETS)
+    return out
+
+
+def get_paper_target_extras():
+    """`paper`-target outputs of paper.smk: analyses and probes of every paper model x dataset, and the comparison."""
+    out = get_paper_analyses_output(PAPER_MODELS, PAPER_DATASETS)
+    out += get_probing_output(PAPER_MODELS, PAPER_DATASETS)
+    out += ["results/paper/comparison.csv", "results/paper/comparison.md"]
     return out

@@ -344,6 +344,37 @@ class AttentionAdapter(ABC):
         """Residue-level attention, one ``(B, H, Lr, Lr)`` tensor per layer (see :meth:`strip`)."""
         return self.strip(self.forward(batch), batch)
 
+    def hidden_states(self, batch: EncodedBatch) -> tuple[torch.Tensor, ...]:
+        """Residue embeddings of every layer, residue-aligned like :meth:`attentions`.
+
+        Returns:
+            ``num_layers + 1`` tensors of shape ``(B, Lr, D)``: the embedding output first, then
+            the output of each transformer layer; special tokens are dropped and rows past each
+            sequence's length are zero.
+
+        Raises:
+            PlmscopeError: the model returned a different number of hidden states.
+        """
+        out = self.model(
+            input_ids=batch.input_ids.to(self.device),
+            attention_mask=batch.attention_mask.to(self.device),
+            output_hidden_states=True,
+            return_dict=True,
+            **self.forward_kwargs,
+        )
+        states = out.hidden_states
+        if not states or len(states) != self.num_layers + 1:
+            raise PlmscopeError(
+                f"model {self.name!r} returned {len(states or ())} hidden states, expected {self.num_layers + 1}"
+            )
+        index = batch.residue_index.to(states[0].device)
+        keep = batch.residue_mask.to(states[0].device)[:, :, None]
+        result = []
+        for h in states:
+            gathered = h.gather(1, index[:, :, None].expand(-1, -1, h.shape[-1]))
+            result.append(torch.where(keep, gathered, torch.zeros((), dtype=gathered.dtype, device=gathered.device)))
+        return tuple(result)
+
     def describe(self) -> dict:
         """Model facts recorded with every output: name, family, layers, heads, max_residues."""
         return {

@@ -1,0 +1,309 @@
+"""Our top heads and BLOSUM62 correlations beside the published values of Vig et al. (2021)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from plmscope.errors import located
+
+PAPER_MODELS: dict[str, str] = {
+    "tape_bert": "TapeBert",
+    "prot_albert": "ProtAlbert",
+    "prot_bert": "ProtBert",
+    "prot_bert_bfd": "ProtBert-BFD",
+    "prot_xlnet": "ProtXLNet",
+}
+"""Keys of the paper's models -> the names the paper uses."""
+
+PAPER_SOURCES: dict[str, str] = {
+    "Rostlab/prot_bert": "prot_bert",
+    "Rostlab/prot_bert_bfd": "prot_bert_bfd",
+    "Rostlab/prot_albert": "prot_albert",
+    "Rostlab/prot_xlnet": "prot_xlnet",
+}
+"""Hugging Face names of the paper's models -> their keys (TapeBert has no transformers checkpoint)."""
+
+COMPARED_FEATURES: tuple[str, ...] = ("contact", "binding_site", "ptm")
+"""Features whose top head the paper reports for every model."""
+
+PAPER_HEAD_COLUMNS: tuple[str, ...] = ("model_key", "feature", "paper_head", "paper_value_pct", "paper_background_pct")
+"""Required columns of the paper's top-head table (``resources/paper/vig2021_top_heads.csv``)."""
+
+PAPER_BLOSUM_COLUMNS: tuple[str, ...] = ("model_key", "paper_blosum_r")
+"""Required columns of the paper's BLOSUM table (``resources/paper/vig2021_blosum.csv``)."""
+
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "model", "dataset", "model_key", "feature", "our_head", "our_value_pct", "our_ci_low_pct", "our_ci_high_pct",
+    "our_background_pct", "our_heads_tested", "paper_head", "paper_value_pct", "paper_background_pct",
+    "same_head", "our_blosum_r", "blosum_dataset", "paper_blosum_r",
+)  # fmt: skip
+"""Columns of :func:`build_comparison`."""
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """Our results for one model on one dataset.
+
+    Attributes:
+        model: our name for the model (config name).
+        model_key: key matched against the paper tables (:data:`PAPER_MODELS` for the paper's models).
+        dataset: dataset name, or None.
+        enrichment: the enrichment table (:func:`plmscope.analysis.enrichment.summarise`).
+        blosum_r: our attention-similarity vs BLOSUM62 correlation, or None when not computed.
+    """
+
+    model: str
+    model_key: str
+    dataset: str | None
+    enrichment: pd.DataFrame
+    blosum_r: float | None = None
+
+
+def resolve_model_key(source: str) -> str:
+    """The comparison key of a model: the paper's key for its models, else the last part of the name.
+
+    ``"Rostlab/prot_bert"`` -> ``"prot_bert"``; a paper key is returned as it is;
+    ``"facebook/esm2_t6_8M_UR50D"`` -> ``"esm2_t6_8M_UR50D"``; ``"/models/x/"`` -> ``"x"``.
+    """
+    text = str(source).strip()
+    if text in PAPER_SOURCES:
+        return PAPER_SOURCES[text]
+    if text in PAPER_MODELS:
+        return text
+    parts = [p for p in text.replace("\\", "/").split("/") if p]
+    return parts[-1] if parts else text
+
+
+def _read_csv(path: str | Path, required: Sequence[str]) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise located(path, "file not found")
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise located(path, f"not a readable CSV table ({exc})") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise located(path, f"lacks column(s) {missing}")
+    return frame
+
+
+def read_paper_heads(path: str | Path) -> pd.DataFrame:
+    """Read and check the paper's top heads (one row per model key and feature).
+
+    Raises:
+        PlmscopeError: missing columns, a duplicated (model_key, feature), a head not written
+            "layer-head", or a value outside [0, 100].
+    """
+    frame = _read_csv(path, PAPER_HEAD_COLUMNS)
+    duplicated = frame.duplicated(["model_key", "feature"])
+    if duplicated.any():
+        row = frame[duplicated].iloc[0]
+        raise located(path, f"duplicate row for model {row['model_key']!r} and feature {row['feature']!r}")
+    heads = frame["paper_head"].astype(str)
+    bad = ~heads.str.fullmatch(r"[1-9][0-9]*-[1-9][0-9]*")
+    if bad.any():
+        raise located(path, f"paper_head {heads[bad].iloc[0]!r} is not 'layer-head' (1-based)")
+    for column in ("paper_value_pct", "paper_background_pct"):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.isna().any() or ((values < 0) | (values > 100)).any():
+            raise located(path, f"{column} must be percentages in [0, 100]")
+        frame[column] = values.astype(float)
+    frame["paper_head"] = heads
+    return frame
+
+
+def read_paper_blosum(path: str | Path) -> pd.DataFrame:
+    """Read and check the paper's BLOSUM62 correlations (one row per model key).
+
+    Raises:
+        PlmscopeError: missing columns, a duplicated model key, or an r outside [-1, 1].
+    """
+    frame = _read_csv(path, PAPER_BLOSUM_COLUMNS)
+    if frame["model_key"].duplicated().any():
+        raise located(path, f"duplicate model_key {frame['model_key'][frame['model_key'].duplicated()].iloc[0]!r}")
+    values = pd.to_numeric(frame["paper_blosum_r"], errors="coerce")
+    if values.isna().any() or (values.abs() > 1).any():
+        raise located(path, "paper_blosum_r must be correlations in [-1, 1]")
+    frame["paper_blosum_r"] = values.astype(float)
+    return frame
+
+
+def _our_top(table: pd.DataFrame, feature: str) -> dict:
+    """Top head of ``feature`` in an enrichment table (NaN fields when absent or fully masked)."""
+    rows = table[table["feature"] == feature]
+    out = {
+        "our_head": None,
+        "our_value_pct": np.nan,
+        "our_ci_low_pct": np.nan,
+        "our_ci_high_pct": np.nan,
+        "our_background_pct": np.nan,
+        "our_heads_tested": 0,
+    }
+    if rows.empty:
+        return out
+    background = rows["background"].to_numpy(dtype=float, na_value=np.nan)
+    out["our_background_pct"] = 100 * float(background[0])
+    tested = rows[~rows["masked"].astype(bool)]
+    out["our_heads_tested"] = int(len(tested))
+    if tested.empty:
+        return out
+    best = tested.sort_values(["proportion", "layer", "head"], ascending=[False, True, True]).iloc[0]
+    out.update(
+        our_head=str(best["label"]),
+        our_value_pct=100 * float(best["proportion"]),
+        our_ci_low_pct=100 * float(best["ci_low"]),
+        our_ci_high_pct=100 * float(best["ci_high"]),
+    )
+    return out
+
+
+def build_comparison(
+    results: Sequence[ModelResult],
+    paper_heads: pd.DataFrame,
+    paper_blosum: pd.DataFrame,
+    *,
+    features: Sequence[str] = COMPARED_FEATURES,
+    feature_datasets: Mapping[str, str] | None = None,
+    include_paper_only: bool = True,
+) -> pd.DataFrame:
+    """Per model and feature, our top head beside the paper's.
+
+    Args:
+        results: our results, one per (model, dataset), in the order to report.
+        paper_heads: from :func:`read_paper_heads`.
+        paper_blosum: from :func:`read_paper_blosum`.
+        features: features compared.
+        feature_datasets: feature -> the dataset it is measured on (the paper measures contacts on
+            ProteinNet, binding sites and PTMs on their own sets); key ``"amino_acids"`` names the
+            dataset of the BLOSUM62 correlation. Given, each model gets one row per feature, from
+            that dataset (features without an entry keep every dataset); None keeps one row per
+            (model, dataset, feature).
+        include_paper_only: also list the paper's models we have no result for (our columns NaN),
+            so the table always shows the published reference.
+
+    Returns:
+        A DataFrame with :data:`COMPARISON_COLUMNS`, one row per (model, dataset, feature);
+        percentages in percent; ``same_head`` is True/False when both heads are known, else NA;
+        models without a paper value (e.g. ESM-2, AntiBERTy) have NaN paper columns.
+    """
+    heads = paper_heads.set_index(["model_key", "feature"])
+    blosum = paper_blosum.set_index("model_key")["paper_blosum_r"]
+    rows = []
+    entries = [(r.model, r.dataset, r.model_key, r.enrichment, r.blosum_r) for r in results]
+    if include_paper_only:
+        ours = {r.model_key for r in results}
+        known = list(dict.fromkeys([*paper_heads["model_key"], *paper_blosum["model_key"]]))
+        entries += [(PAPER_MODELS.get(k, k), None, k, None, None) for k in known if k not in ours]
+    for model, dataset, key, table, blosum_r in entries:
+        for feature in features:
+            row = {"model": model, "dataset": dataset, "model_key": key, "feature": feature}
+            if table is None:
+                row.update(_our_top(pd.DataFrame(columns=["feature"]), feature))
+            else:
+                row.update(_our_top(table, feature))
+            if (key, feature) in heads.index:
+                paper = heads.loc[(key, feature)]
+                row.update(
+                    paper_head=str(paper["paper_head"]),
+                    paper_value_pct=float(paper["paper_value_pct"]),
+                    paper_background_pct=float(paper["paper_background_pct"]),
+                )
+            else:
+                row.update(paper_head=None, paper_value_pct=np.nan, paper_background_pct=np.nan)
+            both = row["our_head"] is not None and row["paper_head"] is not None
+            row["same_head"] = (row["our_head"] == row["paper_head"]) if both else pd.NA
+            row["our_blosum_r"] = np.nan if blosum_r is None else float(blosum_r)
+            row["blosum_dataset"] = dataset
+            row["paper_blosum_r"] = float(blosum[key]) if key in blosum.index else np.nan
+            rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    if feature_datasets:
+        frame = _pick_datasets(frame, results, feature_datasets)
+    return frame.astype({"same_head": "boolean", "our_heads_tested": "int64"})
+
+
+def _pick_datasets(
+    frame: pd.DataFrame, results: Sequence[ModelResult], feature_datasets: Mapping[str, str]
+) -> pd.DataFrame:
+    """Keep each model's rows from the dataset its feature is measured on; take r from the amino-acid dataset."""
+    wanted = frame["feature"].map(lambda f: feature_datasets.get(f))
+    keep = frame["dataset"].isna() | wanted.isna() | (frame["dataset"] == wanted)
+    frame = frame[keep].copy()
+    source = feature_datasets.get("amino_acids")
+    if source is not None:
+        r_by_model = {res.model: res.blosum_r for res in results if res.dataset == source}
+        ours = frame["dataset"].notna()
+        frame.loc[ours, "our_blosum_r"] = [
+            np.nan if r_by_model.get(m) is None else float(r_by_model[m]) for m in frame.loc[ours, "model"]
+        ]
+        frame.loc[ours, "blosum_dataset"] = source
+    return frame.reset_index(drop=True)
+
+
+def _fmt(value, digits: int = 1) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def comparison_markdown(frame: pd.DataFrame) -> str:
+    """Two Markdown tables: top heads per feature, and BLOSUM62 correlations per model.
+
+    Args:
+        frame: from :func:`build_comparison`.
+    """
+    head_rows = []
+    for r in frame.itertuples(index=False):
+        ours = "–"
+        if not pd.isna(r.our_head):
+            ours = f"{r.our_head}: {_fmt(r.our_value_pct)}% [{_fmt(r.our_ci_low_pct)}, {_fmt(r.our_ci_high_pct)}]"
+        paper = "–" if pd.isna(r.paper_head) else f"{r.paper_head}: {_fmt(r.paper_value_pct)}%"
+        head_rows.append(
+            [
+                str(r.model), _fmt(r.dataset), str(r.feature), ours, _fmt(r.our_background_pct, 2), paper,
+                _fmt(r.paper_background_pct, 2), _fmt(r.same_head),
+            ]
+        )  # fmt: skip
+    blosum = frame.drop_duplicates(["model", "blosum_dataset", "model_key"])
+    blosum_rows = [
+        [str(r.model), _fmt(r.blosum_dataset), str(r.model_key), _fmt(r.our_blosum_r, 2), _fmt(r.paper_blosum_r, 2)]
+        for r in blosum.itertuples(index=False)
+    ]
+    parts = [
+        "# Our results beside Vig et al. (2021)",
+        "",
+        "## Top head per feature",
+        "",
+        "Head = layer-head (1-based); value = % of the head's attention weights >= theta on the feature, "
+        "with its Bonferroni-corrected confidence interval; background = % of eligible pairs or residues "
+        "with the feature.",
+        "",
+        _markdown_table(
+            ["model", "dataset", "feature", "our top head", "our background %", "paper top head",
+             "paper background %", "same head"],
+            head_rows,
+        ),  # fmt: skip
+        "",
+        "## Attention similarity of amino acids vs BLOSUM62 (Pearson r)",
+        "",
+        _markdown_table(["model", "dataset", "model key", "our r", "paper r"], blosum_rows),
+        "",
+    ]
+    return "\n".join(parts)

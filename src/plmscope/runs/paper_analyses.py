@@ -1,0 +1,250 @@
+"""The ``paper`` and ``compare`` verbs: cross-layer and amino-acid analyses, and the comparison with Vig et al."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from plmscope.analysis.blosum import compare_with_blosum
+from plmscope.analysis.comparison import (
+    ModelResult,
+    build_comparison,
+    comparison_markdown,
+    read_paper_blosum,
+    read_paper_heads,
+    resolve_model_key,
+)
+from plmscope.analysis.enrichment import TABLE_COLUMNS
+from plmscope.analysis.features import AMINO_ACID_FEATURES
+from plmscope.analysis.gravity import amino_acid_top_heads, gravity_table, layer_profiles
+from plmscope.errors import PlmscopeError, located
+from plmscope.io import atomic_path
+from plmscope.viz.paper_plots import plot_blosum, plot_layer_max, plot_layer_profiles
+
+log = logging.getLogger(__name__)
+
+FORMATS: tuple[str, ...] = ("png", "svg")
+"""File formats written for every figure."""
+
+PAPER_HEADS = Path("resources/paper/vig2021_top_heads.csv")
+"""Default table of the paper's top heads (relative to the working directory)."""
+
+PAPER_BLOSUM = Path("resources/paper/vig2021_blosum.csv")
+"""Default table of the paper's BLOSUM62 correlations (relative to the working directory)."""
+
+
+def run_paper_analyses(
+    enrichment_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    model_key: str | None = None,
+    label: str | None = None,
+    dataset: str | None = None,
+    dpi: int = 150,
+) -> dict[str, Any]:
+    """Cross-layer summaries, per-amino-acid top heads and the BLOSUM62 comparison of one enrichment run.
+
+    Writes into ``output_dir`` (replaced as a whole, all files or none):
+    ``layer_profiles`` and ``gravity`` (Parquet and CSV), ``amino_acid_top_heads.csv``,
+    ``aa_similarity.csv`` (20 x 20) and ``blosum.json`` (r, pairs, heads; r null when it cannot be
+    computed), the figures ``layer_profiles``, ``layer_max``, ``layer_max_amino_acids`` and
+    ``blosum`` as PNG and SVG, and ``meta.json``.
+
+    Args:
+        enrichment_dir: output of ``plmscope enrichment`` (``enrichment.parquet``, ``meta.json``).
+        output_dir: directory to create.
+        model_key: key matched against the paper's tables; None resolves it from the model named
+            in the enrichment ``meta.json`` (:func:`plmscope.analysis.comparison.resolve_model_key`).
+        label: our name for the model (e.g. the config name); defaults to ``model_key``.
+        dataset: dataset name recorded for the comparison.
+        dpi: PNG resolution.
+
+    Returns:
+        A summary: output directory, model key, centers of gravity and the BLOSUM62 r.
+
+    Raises:
+        PlmscopeError: the enrichment table is missing or malformed.
+    """
+    enrichment_dir, output_dir = Path(enrichment_dir), Path(output_dir)
+    table = _read_enrichment(enrichment_dir / "enrichment.parquet")
+    source = _enrichment_meta(enrichment_dir / "meta.json").get("model")
+    if model_key is None:
+        if not source:
+            raise located(enrichment_dir / "meta.json", "names no model; pass model_key")
+        model_key = resolve_model_key(str(source))
+    label = label or model_key
+    prefix = f"{label}: "
+
+    profiles = layer_profiles(table)
+    gravity = gravity_table(profiles)
+    features = list(pd.unique(table["feature"]))
+    main = [f for f in features if f not in AMINO_ACID_FEATURES and (gravity["feature"] == f).any()]
+    amino = [f for f in features if f in AMINO_ACID_FEATURES]
+    drawn_gravity = gravity[gravity["feature"].isin(main) & gravity["center_of_gravity"].notna()]
+
+    figures = []
+    if len(drawn_gravity):
+        fig = plot_layer_profiles(profiles, drawn_gravity, title=f"{prefix}mean % attention per layer")
+        figures.append(("layer_profiles", fig))
+    if main:
+        figures.append(("layer_max", plot_layer_max(profiles, main, title=f"{prefix}max % attention per layer")))
+    blosum_info: dict[str, Any] = {"r": None, "n_pairs": 0, "n_heads": 0, "reason": "no amino-acid features"}
+    top_aa = similarity = None
+    if amino:
+        fig = plot_layer_max(profiles, amino, title=f"{prefix}max % attention per layer")
+        figures.append(("layer_max_amino_acids", fig))
+        top_aa = amino_acid_top_heads(table)
+        try:
+            result = compare_with_blosum(table)
+        except PlmscopeError as exc:
+            blosum_info["reason"] = str(exc)
+            log.warning("BLOSUM62 comparison skipped: %s", exc)
+        else:
+            similarity = result.similarity
+            r = None if not np.isfinite(result.r) else float(result.r)
+            blosum_info = {"r": r, "n_pairs": result.n_pairs, "n_heads": result.n_heads, "reason": None}
+            figures.append(("blosum", plot_blosum(result.similarity, result.blosum, result.r, title=label)))
+
+    meta = {
+        "enrichment_dir": str(enrichment_dir),
+        "model": source,
+        "model_key": model_key,
+        "label": label,
+        "dataset": dataset,
+        "center_of_gravity": "sum_l l p_l / sum_l p_l, l 1-based, p_l the mean proportion of the layer's unmasked "
+        "heads (pooled: sum n_feature / sum n_attention of those heads)",
+        "blosum": "Pearson r over heads between attention proportions to two amino acids, vs BLOSUM62 "
+        "over the 190 off-diagonal pairs",
+    }
+    written = []
+    with atomic_path(output_dir, directory=True) as tmp, matplotlib.rc_context({"svg.hashsalt": "plmscope"}):
+        for name, frame in (("layer_profiles", profiles), ("gravity", gravity)):
+            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+            frame.to_csv(tmp / f"{name}.csv", index=False)
+        if top_aa is not None:
+            top_aa.to_csv(tmp / "amino_acid_top_heads.csv", index=False)
+        if similarity is not None:
+            similarity.to_csv(tmp / "aa_similarity.csv", index_label="amino_acid")
+        (tmp / "blosum.json").write_text(json.dumps(blosum_info, indent=2) + "\n")
+        for name, fig in figures:
+            for fmt in FORMATS:
+                metadata = {"Date": None} if fmt == "svg" else None
+                fig.savefig(tmp / f"{name}.{fmt}", format=fmt, dpi=dpi, metadata=metadata)
+                fig.set_layout_engine("none")
+                written.append(f"{name}.{fmt}")
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    log.info("wrote %d figure files and the tables to %s", len(written), output_dir)
+    return {
+        "output": str(output_dir),
+        "model_key": model_key,
+        "center_of_gravity": {r.feature: round(float(r.center_of_gravity), 3) for r in drawn_gravity.itertuples()},
+        "blosum_r": blosum_info["r"],
+        "figures": written,
+    }
+
+
+def run_comparison(
+    enrichment_dirs: Sequence[str | Path],
+    paper_analyses_dirs: Sequence[str | Path],
+    output_csv: str | Path,
+    *,
+    output_md: str | Path | None = None,
+    paper_heads: str | Path = PAPER_HEADS,
+    paper_blosum: str | Path = PAPER_BLOSUM,
+    feature_datasets: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Put our top heads and BLOSUM62 correlations beside the paper's, as CSV and Markdown.
+
+    Args:
+        enrichment_dirs: enrichment outputs, one per (model, dataset).
+        paper_analyses_dirs: the :func:`run_paper_analyses` output of each, in the same order (its
+            ``meta.json`` gives the label, model key and dataset; ``blosum.json`` our r).
+        output_csv: comparison table (:data:`plmscope.analysis.comparison.COMPARISON_COLUMNS`).
+        output_md: Markdown rendering; defaults to ``output_csv`` with the suffix ``.md``.
+        paper_heads: the paper's top heads (``resources/paper/vig2021_top_heads.csv``).
+        paper_blosum: the paper's BLOSUM62 correlations (``resources/paper/vig2021_blosum.csv``).
+        feature_datasets: feature -> dataset it is measured on (``"amino_acids"`` for BLOSUM62);
+            see :func:`plmscope.analysis.comparison.build_comparison`.
+
+    Returns:
+        A summary: the two output paths and the number of rows.
+
+    Raises:
+        PlmscopeError: the two lists differ in length, or an input is missing or malformed.
+    """
+    if len(enrichment_dirs) != len(paper_analyses_dirs):
+        raise PlmscopeError(
+            f"compare: {len(enrichment_dirs)} enrichment directories but {len(paper_analyses_dirs)} paper-analysis "
+            "directories; give one of each per model and dataset, in the same order"
+        )
+    output_csv = Path(output_csv)
+    output_md = output_csv.with_suffix(".md") if output_md is None else Path(output_md)
+    heads = read_paper_heads(paper_heads)
+    blosum = read_paper_blosum(paper_blosum)
+    results = []
+    for enrichment_dir, analyses_dir in zip(map(Path, enrichment_dirs), map(Path, paper_analyses_dirs)):
+        meta = _json(analyses_dir / "meta.json")
+        blosum_info = _json(analyses_dir / "blosum.json")
+        key = meta.get("model_key")
+        if not key:
+            raise located(analyses_dir / "meta.json", "lacks model_key")
+        r = blosum_info.get("r")
+        results.append(
+            ModelResult(
+                model=str(meta.get("label") or key),
+                model_key=str(key),
+                dataset=meta.get("dataset"),
+                enrichment=_read_enrichment(enrichment_dir / "enrichment.parquet"),
+                blosum_r=None if r is None else float(r),
+            )
+        )
+    frame = build_comparison(results, heads, blosum, feature_datasets=feature_datasets)
+    with atomic_path(output_csv) as tmp:
+        frame.to_csv(tmp, index=False)
+    with atomic_path(output_md) as tmp:
+        tmp.write_text(comparison_markdown(frame))
+    return {"csv": str(output_csv), "markdown": str(output_md), "rows": len(frame)}
+
+
+def _read_enrichment(path: Path) -> pd.DataFrame:
+    """Read the enrichment table and check its columns."""
+    if not path.is_file():
+        raise located(path, "file not found (run `plmscope enrichment` first)")
+    try:
+        table = pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise located(path, f"not a readable Parquet table ({exc})") from None
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise located(path, f"enrichment table lacks columns {missing}")
+    if table.empty:
+        raise located(path, "enrichment table is empty")
+    return table
+
+
+def _enrichment_meta(path: Path) -> dict:
+    """The enrichment ``meta.json`` (empty when absent or unreadable: it is informational)."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _json(path: Path) -> dict:
+    if not path.is_file():
+        raise located(path, "file not found (run `plmscope paper` first)")
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise located(path, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise located(path, "expected a JSON object")
+    return data
