@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -99,6 +100,16 @@ def test_full_run_on_two_real_proteins(tmp_path):
     assert (tmp_path / "results/comparison/comparison.md").stat().st_size > 0
     assert any((tmp_path / "results/paper_analyses/antiberty/two").glob("*.png"))
     assert any((tmp_path / "results/probing/antiberty/two").glob("*.csv"))
+
+    report = snakemake(
+        "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+        "--report", str(tmp_path / "report.zip"),
+    )
+    assert report.returncode == 0, report.stdout
+    names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
+    assert "report/report.html" in names
+    assert any(name.endswith("contact_heatmap.png") for name in names)
+    assert any(name.endswith("index.html") for name in names)
 
 
 PAPER_MODELS = (
