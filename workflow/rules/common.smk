@@ -23,6 +23,9 @@ def get_plmscope_command():
 
 PLMSCOPE = get_plmscope_command()
 
+# The paper's published values ship with the workflow (found also when run with --directory).
+PAPER_VALUES_DIR = Path(workflow.basedir, "resources", "paper")
+
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])
 PAPER = config["paper"]

@@ -78,8 +78,8 @@ rule analysis_comparison:
     input:
         enrichment=expand("results/enrichment/{model}/{dataset}", model=MODELS, dataset=DATASETS),
         analyses=get_paper_analyses_output(MODELS, DATASETS),
-        paper_heads="resources/paper/vig2021_top_heads.csv",
-        paper_blosum="resources/paper/vig2021_blosum.csv",
+        paper_heads=PAPER_VALUES_DIR / "vig2021_top_heads.csv",
+        paper_blosum=PAPER_VALUES_DIR / "vig2021_blosum.csv",
     output:
         csv=report(
             "results/comparison/comparison.csv",
@@ -110,8 +110,8 @@ rule paper_comparison:
             "results/enrichment/{model}/{dataset}", model=PAPER_MODELS, dataset=get_comparison_datasets()
         ),
         analyses=get_paper_analyses_output(PAPER_MODELS, get_comparison_datasets()),
-        paper_heads="resources/paper/vig2021_top_heads.csv",
-        paper_blosum="resources/paper/vig2021_blosum.csv",
+        paper_heads=PAPER_VALUES_DIR / "vig2021_top_heads.csv",
+        paper_blosum=PAPER_VALUES_DIR / "vig2021_blosum.csv",
     output:
         csv=report(
             "results/paper/comparison.csv",
