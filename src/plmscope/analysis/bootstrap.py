@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from plmscope.analysis.enrichment import ATTENTION_COLUMNS
-from plmscope.analysis.features import FeatureArrays, check_contact_options, check_features, pair_values
+from plmscope.analysis.enrichment import AttentionRowCounter
+from plmscope.analysis.features import pair_values
 from plmscope.errors import PlmscopeError
 
 BOOTSTRAP_COLUMNS: tuple[str, ...] = (
@@ -42,37 +41,15 @@ class ProteinCounts:
     annotated: np.ndarray
 
 
-class ProteinCounter:
+class ProteinCounter(AttentionRowCounter):
     """Accumulate :class:`ProteinCounts` over batches of attention rows (one ``bincount`` per feature).
 
-    Args:
-        arrays: the analysed proteins (:func:`plmscope.analysis.features.feature_arrays`).
-        num_layers: layers of the model.
-        num_heads: heads per layer.
-        features: feature names; None for all.
-        cutoff: contact CA-CA distance in Å.
-        min_separation: minimum ``|i - j|`` of a contact.
+    Arguments as :class:`plmscope.analysis.enrichment.AttentionRowCounter`.
     """
 
-    def __init__(
-        self,
-        arrays: FeatureArrays,
-        *,
-        num_layers: int,
-        num_heads: int,
-        features: Iterable[str] | None = None,
-        cutoff: float = 8.0,
-        min_separation: int = 6,
-    ):
-        if num_layers < 1 or num_heads < 1:
-            raise PlmscopeError(f"attention: need at least one layer and head, got {num_layers} x {num_heads}")
-        check_contact_options(cutoff, min_separation)
-        self.arrays = arrays
-        self.num_layers, self.num_heads = int(num_layers), int(num_heads)
-        self.features = check_features(features)
-        self.cutoff, self.min_separation = float(cutoff), int(min_separation)
-        self._ids = pa.array(arrays.ids, type=pa.string())
-        self._size = len(arrays.ids) * self.num_layers * self.num_heads
+    def _allocate(self) -> None:
+        """Zero the per-protein, per-head counts."""
+        self._size = len(self.arrays.ids) * self.num_layers * self.num_heads
         self._n_attention = np.zeros((len(self.features), self._size), dtype=np.int64)
         self._n_feature = np.zeros((len(self.features), self._size), dtype=np.int64)
 
@@ -82,18 +59,10 @@ class ProteinCounter:
         Raises:
             PlmscopeError: a column is missing, a protein id is not analysed, or an index is out of range.
         """
-        if isinstance(batch, Mapping):
-            batch = pa.table({name: batch[name] for name in ATTENTION_COLUMNS if name in batch})
-        missing = [name for name in ATTENTION_COLUMNS if name not in batch.schema.names]
-        if missing:
-            raise PlmscopeError(f"attention rows lack column(s) {missing}")
-        if batch.num_rows == 0:
+        decoded = self._decode(batch)
+        if decoded is None:
             return
-        protein = self._positions(batch.column("protein_id"))
-        layer, head, i, j = (
-            np.asarray(pc.cast(batch.column(c), pa.int64()).to_numpy(), dtype=np.int64)
-            for c in ("layer", "head", "i", "j")
-        )
+        protein, layer, head, i, j = decoded
         length = self.arrays.lengths[protein]
         bad = (layer < 0) | (layer >= self.num_layers) | (head < 0) | (head >= self.num_heads)
         bad |= (i < 0) | (i >= length) | (j < 0) | (j >= length)
@@ -122,15 +91,6 @@ class ProteinCounter:
             n_feature=self._n_feature.reshape(shape).copy(),
             annotated=np.stack([self.arrays.annotated_for(f) for f in self.features]).astype(bool),
         )
-
-    def _positions(self, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        positions = pc.index_in(column.cast(pa.string()), value_set=self._ids)
-        if positions.null_count:
-            first = pc.filter(column, pc.is_null(positions))[0].as_py()
-            raise PlmscopeError(f"attention rows name protein id {first!r}, which is not among the analysed proteins")
-        return positions.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def bootstrap_ratio(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -60,8 +61,11 @@ class EnrichmentCounts:
         return self.n_rows.shape[1]
 
 
-class EnrichmentCounter:
-    """Accumulate :class:`EnrichmentCounts` over batches of attention rows (memory bounded by a batch).
+class AttentionRowCounter(ABC):
+    """Shared part of the counters of attention rows: checked options and decoded batches.
+
+    Subclasses create their count arrays in :meth:`_allocate` (called at the end of ``__init__``)
+    and count the rows that :meth:`_decode` returns.
 
     Args:
         arrays: the analysed proteins (:func:`plmscope.analysis.features.feature_arrays`).
@@ -92,6 +96,58 @@ class EnrichmentCounter:
         self.cutoff = float(cutoff)
         self.min_separation = int(min_separation)
         self._ids = pa.array(arrays.ids, type=pa.string())
+        self._allocate()
+
+    @abstractmethod
+    def _allocate(self) -> None:
+        """Create the count arrays."""
+
+    @abstractmethod
+    def add(self, batch: pa.RecordBatch | pa.Table | Mapping[str, Any]) -> None:
+        """Count one batch of attention rows (columns protein_id, layer, head, i, j)."""
+
+    def _decode(
+        self, batch: pa.RecordBatch | pa.Table | Mapping[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Protein positions in ``arrays``, layer, head, i and j of a batch as int64 ``(rows,)``; None if empty.
+
+        Raises:
+            PlmscopeError: a column is missing, an index is null, or a protein id is not analysed.
+        """
+        if isinstance(batch, Mapping):
+            batch = pa.table({name: batch[name] for name in ATTENTION_COLUMNS if name in batch})
+        missing = [name for name in ATTENTION_COLUMNS if name not in batch.schema.names]
+        if missing:
+            raise PlmscopeError(f"attention rows lack column(s) {missing}")
+        if batch.num_rows == 0:
+            return None
+        protein = self._protein_positions(batch.column("protein_id"))
+        layer, head, i, j = (_ints(batch.column(name)) for name in ("layer", "head", "i", "j"))
+        return protein, layer, head, i, j
+
+    def _protein_positions(self, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Map protein id strings to positions in ``arrays`` (vectorised through Arrow)."""
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        if pa.types.is_dictionary(column.type):
+            positions = pc.take(pc.index_in(column.dictionary.cast(pa.string()), value_set=self._ids), column.indices)
+        else:
+            positions = pc.index_in(column.cast(pa.string()), value_set=self._ids)
+        if positions.null_count:
+            unknown = pc.filter(column, pc.is_null(positions))
+            first = unknown[0].as_py()
+            raise PlmscopeError(f"attention rows name protein id {first!r}, which is not among the analysed proteins")
+        return positions.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+class EnrichmentCounter(AttentionRowCounter):
+    """Accumulate :class:`EnrichmentCounts` over batches of attention rows (memory bounded by a batch).
+
+    Arguments as :class:`AttentionRowCounter`.
+    """
+
+    def _allocate(self) -> None:
+        """Group the token features by annotation; zero the per-head counts."""
         self._groups: dict[str, list[tuple[int, int]]] = {}
         for f, feature in enumerate(self.features):
             if feature not in PAIR_FEATURES:
@@ -109,15 +165,10 @@ class EnrichmentCounter:
             PlmscopeError: a column is missing, a protein id is not among the analysed proteins,
                 or a layer, head or residue index is out of range.
         """
-        if isinstance(batch, Mapping):
-            batch = pa.table({name: batch[name] for name in ATTENTION_COLUMNS if name in batch})
-        missing = [name for name in ATTENTION_COLUMNS if name not in batch.schema.names]
-        if missing:
-            raise PlmscopeError(f"attention rows lack column(s) {missing}")
-        if batch.num_rows == 0:
+        decoded = self._decode(batch)
+        if decoded is None:
             return
-        protein = self._protein_positions(batch.column("protein_id"))
-        layer, head, i, j = (_ints(batch.column(name)) for name in ("layer", "head", "i", "j"))
+        protein, layer, head, i, j = decoded
         for name, values, limit in (("layer", layer, self.num_layers), ("head", head, self.num_heads)):
             bad = (values < 0) | (values >= limit)
             if bad.any():
@@ -164,20 +215,6 @@ class EnrichmentCounter:
             n_feature=self._n_feature.reshape(shape).copy(),
             n_rows=self._n_rows.reshape(shape[1:]).copy(),
         )
-
-    def _protein_positions(self, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """Map protein id strings to positions in ``arrays`` (vectorised through Arrow)."""
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        if pa.types.is_dictionary(column.type):
-            positions = pc.take(pc.index_in(column.dictionary.cast(pa.string()), value_set=self._ids), column.indices)
-        else:
-            positions = pc.index_in(column.cast(pa.string()), value_set=self._ids)
-        if positions.null_count:
-            unknown = pc.filter(column, pc.is_null(positions))
-            first = unknown[0].as_py()
-            raise PlmscopeError(f"attention rows name protein id {first!r}, which is not among the analysed proteins")
-        return positions.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _ints(column: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -322,15 +322,39 @@ def _dataset_dir(path: str | Path) -> Path:
     return path
 
 
-def read_meta(path: str | Path) -> dict:
-    """The ``meta.json`` of an attention dataset."""
-    path = _dataset_dir(path)
+def read_meta(path: str | Path, *, keys: Sequence[str] = (), check_format: bool = True) -> dict:
+    """The ``meta.json`` of an attention dataset, checked.
+
+    ``num_layers`` and ``num_heads`` must be positive integers.
+
+    Args:
+        path: dataset directory.
+        keys: keys that must be present.
+        check_format: require ``format`` to be :data:`FORMAT` (False also accepts a ``meta.json``
+            written by other tools, which only need the keys the caller reads).
+
+    Raises:
+        PlmscopeError: the file is missing, not a JSON object, of another format, or lacks/has
+            invalid keys (the message names the file).
+    """
+    path = Path(path) / "meta.json"
+    if not path.is_file():
+        raise located(path, "file not found (not an attention dataset directory?)")
     try:
-        meta = json.loads((path / "meta.json").read_text())
-    except json.JSONDecodeError as exc:
-        raise located(path / "meta.json", f"not valid JSON ({exc})") from None
-    if meta.get("format") != FORMAT:
-        raise located(path / "meta.json", f"format {meta.get('format')!r} is not {FORMAT!r}")
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise located(path, f"not readable JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise located(path, "expected a JSON object")
+    if check_format and meta.get("format") != FORMAT:
+        raise located(path, f"format {meta.get('format')!r} is not {FORMAT!r}")
+    missing = [k for k in keys if k not in meta]
+    if missing:
+        raise located(path, f"lacks key(s) {missing}")
+    for key in ("num_layers", "num_heads"):
+        value = meta.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise located(path, f"{key} must be a positive integer, got {value!r}")
     return meta
 
 
@@ -343,9 +367,39 @@ def read_counts(path: str | Path) -> np.ndarray:
     return counts
 
 
-def read_analysed(path: str | Path) -> pa.Table:
-    """The analysed proteins (:data:`PROTEINS_SCHEMA`)."""
-    return pq.read_table(_dataset_dir(path) / "proteins.parquet")
+def read_analysed(path: str | Path, *, columns: Sequence[str] | None = None) -> pa.Table:
+    """The analysed proteins (:data:`PROTEINS_SCHEMA`), optionally only ``columns``.
+
+    Raises:
+        PlmscopeError: ``proteins.parquet`` is missing, unreadable or lacks one of ``columns``.
+    """
+    path = _dataset_dir(path) / "proteins.parquet"
+    if not path.is_file():
+        raise located(path, "file not found")
+    try:
+        if columns is not None:
+            missing = [c for c in columns if c not in pq.read_schema(path).names]
+            if missing:
+                raise located(path, f"lacks column(s) {missing}")
+        return pq.read_table(path, columns=None if columns is None else list(columns))
+    except (pa.ArrowException, OSError) as exc:
+        raise located(path, f"not a readable Parquet table ({exc})") from None
+
+
+def analysed_lengths(path: str | Path) -> dict[str, int]:
+    """Protein id -> residues analysed, in the order of ``proteins.parquet``.
+
+    Raises:
+        PlmscopeError: as :func:`read_analysed`, or a null or duplicate protein id or length.
+    """
+    file = Path(path) / "proteins.parquet"
+    frame = read_analysed(path, columns=["protein_id", "n_residues"]).to_pandas()
+    if frame["protein_id"].isna().any() or frame["n_residues"].isna().any():
+        raise located(file, "null protein_id or n_residues")
+    duplicated = frame["protein_id"][frame["protein_id"].duplicated()]
+    if len(duplicated):
+        raise located(file, f"duplicate protein id {duplicated.iloc[0]!r}")
+    return dict(zip(frame["protein_id"].astype(str), frame["n_residues"].astype(int)))
 
 
 def read_attention(

@@ -7,6 +7,9 @@ from typing import Literal
 
 Family = Literal["albert", "bert", "esm", "xlnet"]
 
+DType = Literal["auto", "float32", "float16", "bfloat16"]
+"""Model dtype option: ``"auto"`` picks one for the device (see :mod:`plmscope.models.registry`)."""
+
 FAMILY_NAMES: tuple[str, ...] = ("albert", "bert", "esm", "xlnet")
 """Model families (config ``model_type`` values) that have an adapter."""
 

@@ -8,7 +8,7 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator
 
 import torch
 
@@ -17,14 +17,13 @@ from plmscope.models.albert import AlbertAdapter
 from plmscope.models.base import AttentionAdapter
 from plmscope.models.bert import BertAdapter
 from plmscope.models.esm import EsmAdapter
-from plmscope.models.known import KNOWN_MODELS, Family, KnownModel  # noqa: F401 (re-exported)
+from plmscope.models.known import KNOWN_MODELS, DType, Family, KnownModel  # noqa: F401 (re-exported)
 from plmscope.models.tape import TAPE_NAMES, load_tape_adapter, load_tape_by_name, tape_checkpoint_kind
 from plmscope.models.xlnet import XLNetAdapter
 
 log = logging.getLogger(__name__)
 
 Device = str  # "auto", "cpu", "cuda", "cuda:1", ...
-DType = Literal["auto", "float32", "float16", "bfloat16"]
 
 FAMILIES: dict[str, type[AttentionAdapter]] = {
     "bert": BertAdapter,

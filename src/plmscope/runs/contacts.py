@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Iterator, Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
 
@@ -29,16 +27,12 @@ from plmscope.analysis.contact_prediction import (
 )
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError, located
-from plmscope.io import atomic_path
+from plmscope.models.known import DType
+from plmscope.runs.common import LongSequences, check_long_sequences, check_positive_int, write_outputs
 
 log = logging.getLogger(__name__)
 
-LongSequences = Literal["truncate", "skip", "error"]
-DType = Literal["auto", "float32", "float16", "bfloat16"]
-
 CONTACT_DEFINITION = "CA-CA distance < cutoff Å (Rao et al. use CB-CB; the protein table holds CA only)"
-
-FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
 
 
 def run_contacts(
@@ -204,8 +198,7 @@ def _check_options(
     long_sequences: str,
 ) -> None:  # fmt: skip
     """Reject invalid options with a one-line error naming the option."""
-    if isinstance(train_proteins, bool) or int(train_proteins) != train_proteins or train_proteins < 1:
-        raise PlmscopeError(f"contacts train_proteins: must be a positive integer, got {train_proteins!r}")
+    check_positive_int("contacts train_proteins", train_proteins)
     if int(n_maps) != n_maps or n_maps < 0:
         raise PlmscopeError(f"contacts n_maps: must be an integer >= 0, got {n_maps!r}")
     if not (np.isfinite(cutoff) and cutoff > 0):
@@ -216,8 +209,7 @@ def _check_options(
         raise PlmscopeError(f"contacts select_k: must be one of {list(TOP_K)}, got {select_k!r}")
     if int(max_residues) != max_residues or max_residues <= MIN_SEPARATION:
         raise PlmscopeError(f"contacts max_residues: must be an integer > {MIN_SEPARATION}, got {max_residues!r}")
-    if long_sequences not in ("truncate", "skip", "error"):
-        raise PlmscopeError(f"contacts long_sequences: must be truncate, skip or error, got {long_sequences!r}")
+    check_long_sequences(long_sequences, verb="contacts")
 
 
 def _usable(records: Sequence[ProteinRecord], *, max_residues: int, long_sequences: str) -> list[ProteinRecord]:
@@ -286,15 +278,6 @@ def _safe(name: str) -> str:
 
 def _write(output_dir: Path, *, summary, per_protein, selection, meta, figures) -> None:
     """Write every table and figure into ``output_dir`` at once (atomic directory)."""
-    with atomic_path(output_dir, directory=True) as tmp, matplotlib.rc_context({"svg.hashsalt": "plmscope"}):
-        tables = {"contact_prediction": summary, "per_protein": per_protein, "head_selection": selection}
-        for name, frame in tables.items():
-            frame.to_parquet(tmp / f"{name}.parquet", index=False)
-            frame.to_csv(tmp / f"{name}.csv", index=False)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        for name, fig in figures:
-            for fmt in FIGURE_FORMATS:
-                metadata = {"Date": None} if fmt == "svg" else None
-                fig.savefig(tmp / f"{name}.{fmt}", format=fmt, dpi=150, metadata=metadata)
-                fig.set_layout_engine("none")
+    tables = {"contact_prediction": summary, "per_protein": per_protein, "head_selection": selection}
+    write_outputs(output_dir, tables=tables, meta=meta, figures=figures)
     log.info("wrote contact prediction for %d test proteins to %s", per_protein["protein_id"].nunique(), output_dir)

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from plmscope.analysis.enrichment import ATTENTION_COLUMNS, EnrichmentCounter, summarise, top_heads
+from plmscope.analysis.enrichment import ATTENTION_COLUMNS, TABLE_COLUMNS, EnrichmentCounter, summarise, top_heads
 from plmscope.analysis.features import (
     FeatureArrays,
     backgrounds,
@@ -21,9 +21,11 @@ from plmscope.analysis.features import (
     feature_arrays,
 )
 from plmscope.analysis.stats import CiMethod
+from plmscope.attention.dataset import analysed_lengths, read_meta
 from plmscope.data.table import read_proteins
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
+from plmscope.runs.common import write_json, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,9 @@ def run_enrichment(
     features = check_features(features)
     _check_options(min_count=min_count, alpha=alpha, top_k=top_k, cutoff=contact_cutoff,
                    min_separation=contact_min_separation, batch_size=batch_size)  # fmt: skip
-    meta, num_layers, num_heads = _read_meta(attention_dir / "meta.json")
-    analysed = _read_analysed(attention_dir / "proteins.parquet")
+    meta = read_meta(attention_dir, check_format=False)
+    num_layers, num_heads = meta["num_layers"], meta["num_heads"]
+    analysed = analysed_lengths(attention_dir)
     if not (attention_dir / "attention").is_dir():
         raise located(attention_dir / "attention", "directory of attention parts not found")
     parts = sorted((attention_dir / "attention").glob("part-*.parquet"))
@@ -142,10 +145,8 @@ def run_enrichment(
         "n_background_proteins": len(bg_arrays.ids),
     }
     with atomic_path(output_dir, directory=True) as tmp:
-        for name, frame in (("enrichment", table), ("backgrounds", bg), ("top_heads", top)):
-            frame.to_parquet(tmp / f"{name}.parquet", index=False)
-            frame.to_csv(tmp / f"{name}.csv", index=False)
-        (tmp / "meta.json").write_text(json.dumps(run_meta, indent=2) + "\n")
+        write_tables(tmp, dict(zip(OUTPUT_TABLES, (table, bg, top))))
+        write_json(tmp / "meta.json", run_meta)
 
     best = top.drop_duplicates("feature")
     return {
@@ -156,6 +157,42 @@ def run_enrichment(
         "features": len(features),
         "best_head": {r.feature: f"{r.label} ({r.proportion:.3f} vs {r.background:.3f})" for r in best.itertuples()},
     }
+
+
+def read_enrichment_table(path: str | Path) -> pd.DataFrame:
+    """Read the ``enrichment.parquet`` written by :func:`run_enrichment` and check its columns.
+
+    Args:
+        path: the table file.
+
+    Returns:
+        The table, with at least :data:`plmscope.analysis.enrichment.TABLE_COLUMNS`.
+
+    Raises:
+        PlmscopeError: the file is missing, not readable Parquet, lacks columns or has no rows.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise located(path, "file not found (run `plmscope enrichment` first)")
+    try:
+        table = pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise located(path, f"not a readable Parquet table ({exc})") from None
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise located(path, f"enrichment table lacks columns {missing}")
+    if table.empty:
+        raise located(path, "enrichment table is empty")
+    return table
+
+
+def read_enrichment_meta(path: str | Path) -> dict:
+    """The ``meta.json`` written by :func:`run_enrichment`; empty when absent or unreadable (it is informational)."""
+    try:
+        meta = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _check_options(
@@ -173,51 +210,12 @@ def _check_options(
         raise PlmscopeError(f"batch_size: must be positive, got {batch_size}")
 
 
-def _read_meta(path: Path) -> tuple[dict, int, int]:
-    """Read ``meta.json``; return it with num_layers and num_heads."""
-    if not path.is_file():
-        raise located(path, "file not found (not an attention dataset directory?)")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise located(path, f"not readable JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise located(path, "expected a JSON object")
-    dims = []
-    for key in ("num_layers", "num_heads"):
-        value = meta.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise located(path, f"{key} must be a positive integer, got {value!r}")
-        dims.append(value)
-    return meta, dims[0], dims[1]
-
-
 def _background_arrays(path: Path, max_residues: int | None) -> FeatureArrays:
     """Feature arrays of every protein of a background table, cut to ``max_residues``."""
     records = read_proteins(path)
     limit = int(max_residues) if max_residues else None
     lengths = {r.id: len(r.sequence) if limit is None else min(len(r.sequence), limit) for r in records}
     return feature_arrays(records, lengths)
-
-
-def _read_analysed(path: Path) -> dict[str, int]:
-    """Read ``proteins.parquet``: protein id -> residues analysed."""
-    if not path.is_file():
-        raise located(path, "file not found")
-    try:
-        missing = [c for c in ("protein_id", "n_residues") if c not in pq.read_schema(path).names]
-        if missing:
-            raise located(path, f"lacks column(s) {missing}")
-        table = pq.read_table(path, columns=["protein_id", "n_residues"])
-    except (pa.ArrowException, OSError) as exc:
-        raise located(path, f"not a readable Parquet table ({exc})") from None
-    frame = table.to_pandas()
-    if frame["protein_id"].isna().any() or frame["n_residues"].isna().any():
-        raise located(path, "null protein_id or n_residues")
-    duplicated = frame["protein_id"][frame["protein_id"].duplicated()]
-    if len(duplicated):
-        raise located(path, f"duplicate protein id {duplicated.iloc[0]!r}")
-    return dict(zip(frame["protein_id"].astype(str), frame["n_residues"].astype(int)))
 
 
 def _cross_check(path: Path, n_rows: np.ndarray) -> None:

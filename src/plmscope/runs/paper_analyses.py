@@ -7,10 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from plmscope.analysis.blosum import compare_with_blosum
 from plmscope.analysis.comparison import (
@@ -21,17 +19,15 @@ from plmscope.analysis.comparison import (
     read_paper_heads,
     resolve_model_key,
 )
-from plmscope.analysis.enrichment import TABLE_COLUMNS
 from plmscope.analysis.features import AMINO_ACID_FEATURES
 from plmscope.analysis.gravity import amino_acid_top_heads, gravity_table, layer_profiles
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
+from plmscope.runs.common import output_directory, save_figure, write_json, write_tables
+from plmscope.runs.enrichment import read_enrichment_meta, read_enrichment_table
 from plmscope.viz.paper_plots import plot_blosum, plot_layer_max, plot_layer_profiles
 
 log = logging.getLogger(__name__)
-
-FORMATS: tuple[str, ...] = ("png", "svg")
-"""File formats written for every figure."""
 
 PAPER_HEADS = Path("resources/paper/vig2021_top_heads.csv")
 """Default table of the paper's top heads (relative to the working directory)."""
@@ -73,8 +69,8 @@ def run_paper_analyses(
         PlmscopeError: the enrichment table is missing or malformed.
     """
     enrichment_dir, output_dir = Path(enrichment_dir), Path(output_dir)
-    table = _read_enrichment(enrichment_dir / "enrichment.parquet")
-    source = _enrichment_meta(enrichment_dir / "meta.json").get("model")
+    table = read_enrichment_table(enrichment_dir / "enrichment.parquet")
+    source = read_enrichment_meta(enrichment_dir / "meta.json").get("model")
     if model_key is None:
         if not source:
             raise located(enrichment_dir / "meta.json", "names no model; pass model_key")
@@ -124,22 +120,16 @@ def run_paper_analyses(
         "over the 190 off-diagonal pairs",
     }
     written = []
-    with atomic_path(output_dir, directory=True) as tmp, matplotlib.rc_context({"svg.hashsalt": "plmscope"}):
-        for name, frame in (("layer_profiles", profiles), ("gravity", gravity)):
-            frame.to_parquet(tmp / f"{name}.parquet", index=False)
-            frame.to_csv(tmp / f"{name}.csv", index=False)
+    with output_directory(output_dir) as tmp:
+        write_tables(tmp, {"layer_profiles": profiles, "gravity": gravity})
         if top_aa is not None:
             top_aa.to_csv(tmp / "amino_acid_top_heads.csv", index=False)
         if similarity is not None:
             similarity.to_csv(tmp / "aa_similarity.csv", index_label="amino_acid")
-        (tmp / "blosum.json").write_text(json.dumps(blosum_info, indent=2) + "\n")
+        write_json(tmp / "blosum.json", blosum_info)
         for name, fig in figures:
-            for fmt in FORMATS:
-                metadata = {"Date": None} if fmt == "svg" else None
-                fig.savefig(tmp / f"{name}.{fmt}", format=fmt, dpi=dpi, metadata=metadata)
-                fig.set_layout_engine("none")
-                written.append(f"{name}.{fmt}")
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+            written += save_figure(fig, tmp, name, dpi=dpi)
+        write_json(tmp / "meta.json", meta)
     log.info("wrote %d figure files and the tables to %s", len(written), output_dir)
     return {
         "output": str(output_dir),
@@ -201,7 +191,7 @@ def run_comparison(
                 model=str(meta.get("label") or key),
                 model_key=str(key),
                 dataset=meta.get("dataset"),
-                enrichment=_read_enrichment(enrichment_dir / "enrichment.parquet"),
+                enrichment=read_enrichment_table(enrichment_dir / "enrichment.parquet"),
                 blosum_r=None if r is None else float(r),
             )
         )
@@ -211,31 +201,6 @@ def run_comparison(
     with atomic_path(output_md) as tmp:
         tmp.write_text(comparison_markdown(frame))
     return {"csv": str(output_csv), "markdown": str(output_md), "rows": len(frame)}
-
-
-def _read_enrichment(path: Path) -> pd.DataFrame:
-    """Read the enrichment table and check its columns."""
-    if not path.is_file():
-        raise located(path, "file not found (run `plmscope enrichment` first)")
-    try:
-        table = pd.read_parquet(path)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise located(path, f"not a readable Parquet table ({exc})") from None
-    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
-    if missing:
-        raise located(path, f"enrichment table lacks columns {missing}")
-    if table.empty:
-        raise located(path, "enrichment table is empty")
-    return table
-
-
-def _enrichment_meta(path: Path) -> dict:
-    """The enrichment ``meta.json`` (empty when absent or unreadable: it is informational)."""
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def _json(path: Path) -> dict:

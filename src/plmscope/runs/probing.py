@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import torch
@@ -36,8 +34,8 @@ from plmscope.analysis.probing import (
 from plmscope.data.contacts import pair_contacts
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError
-from plmscope.io import atomic_path
 from plmscope.models.registry import DType
+from plmscope.runs.common import output_directory, save_figure, write_json, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +48,6 @@ embedding output and ``l`` >= 1 the output (or attention) of transformer layer `
 ``chance`` is the metric's expectation without information (F1: the validation positive rate,
 the F1 of random guesses at that rate; precision@k: the positive rate among the candidates)."""
 
-FORMATS: tuple[str, ...] = ("png", "svg")
 SCORE_CHUNK = 65_536
 """Residue pairs scored at a time on the validation proteins (bounds memory of pair features)."""
 
@@ -230,15 +227,11 @@ def run_probing(
         "n_valid_proteins": sum(p.split == "valid" for p in proteins),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    with atomic_path(output_dir, directory=True) as tmp, matplotlib.rc_context({"svg.hashsalt": "plmscope"}):
-        table.to_parquet(tmp / "probing.parquet", index=False)
-        table.to_csv(tmp / "probing.csv", index=False)
+    with output_directory(output_dir) as tmp:
+        write_tables(tmp, {"probing": table})
         split.to_csv(tmp / "split.csv", index=False)
-        for fmt in FORMATS:
-            metadata = {"Date": None} if fmt == "svg" else None
-            figure.savefig(tmp / f"probing.{fmt}", format=fmt, dpi=dpi, metadata=metadata)
-            figure.set_layout_engine("none")
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        save_figure(figure, tmp, "probing", dpi=dpi)
+        write_json(tmp / "meta.json", meta)
     return {
         "output": str(output_dir),
         "train_proteins": meta["n_train_proteins"],

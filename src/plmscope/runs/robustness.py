@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -25,16 +23,14 @@ from plmscope.analysis.features import (
     check_features,
     feature_arrays,
 )
-from plmscope.attention.dataset import read_analysed, read_meta
+from plmscope.attention.dataset import analysed_lengths, read_meta
 from plmscope.data.shuffle import shuffle_sequences
 from plmscope.data.table import ProteinRecord, read_proteins, write_proteins
 from plmscope.errors import PlmscopeError, located
-from plmscope.io import atomic_path
+from plmscope.models.known import DType
+from plmscope.runs.common import LongSequences, check_long_sequences, check_positive_int, write_outputs
 
 log = logging.getLogger(__name__)
-
-LongSequences = Literal["truncate", "skip", "error"]
-DType = Literal["auto", "float32", "float16", "bfloat16"]
 
 CONDITIONS: tuple[str, ...] = ("real", "random_weights", "shuffled")
 """The pretrained model on the real sequences; the same architecture with re-initialised random
@@ -42,8 +38,6 @@ weights; the pretrained model on residue-shuffled sequences (labels at the origi
 
 OUTPUT_TABLES: tuple[str, ...] = ("null_models", "threshold_sweep", "best_heads", "bootstrap")
 """Tables written to the output directory, each as ``<name>.parquet`` and ``<name>.csv``."""
-
-FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
 
 
 def run_null_models(
@@ -190,16 +184,8 @@ def run_null_models(
         "n_proteins": len(per_protein["real"].ids),
     }  # fmt: skip
     figures = _figures(null_table, sweep_table, model=model)
-    with atomic_path(output_dir, directory=True) as tmp, matplotlib.rc_context({"svg.hashsalt": "plmscope"}):
-        for name, frame in zip(OUTPUT_TABLES, (null_table, sweep_table, best, boot)):
-            frame.to_parquet(tmp / f"{name}.parquet", index=False)
-            frame.to_csv(tmp / f"{name}.csv", index=False)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        for name, fig in figures:
-            for fmt in FIGURE_FORMATS:
-                metadata = {"Date": None} if fmt == "svg" else None
-                fig.savefig(tmp / f"{name}.{fmt}", format=fmt, dpi=150, metadata=metadata)
-                fig.set_layout_engine("none")
+    write_outputs(output_dir, tables=dict(zip(OUTPUT_TABLES, (null_table, sweep_table, best, boot))), meta=meta,
+                  figures=figures)  # fmt: skip
     log.info("wrote null-model comparison to %s", output_dir)
 
     first = null_table[null_table["rank"] == 1]
@@ -403,9 +389,9 @@ def _count(
 ) -> tuple[pd.DataFrame, dict[float, pd.DataFrame], ProteinCounts, int]:
     """Enrichment tables at every threshold and per-protein counts at ``theta``, in one pass over the rows."""
     meta = read_meta(path)
-    analysed = read_analysed(path).to_pandas()
+    analysed = analysed_lengths(path)
     try:
-        arrays = feature_arrays(records, dict(zip(analysed["protein_id"], analysed["n_residues"].astype(int))))
+        arrays = feature_arrays(records, analysed)
     except PlmscopeError as exc:
         raise located(proteins_path, str(exc)) from None
     bg = backgrounds(arrays, features=features, cutoff=cutoff, min_separation=min_separation)
@@ -435,17 +421,14 @@ def _check_options(
     bad = [t for t in values if not 0 < t <= 1]
     if bad:
         raise PlmscopeError(f"robustness thresholds: every threshold must lie in (0, 1], got {bad[0]}")
-    if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
-        raise PlmscopeError(f"robustness top_k: must be a positive integer, got {top_k!r}")
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1:
-        raise PlmscopeError(f"robustness n_boot: must be a positive integer, got {n_boot!r}")
+    check_positive_int("robustness top_k", top_k)
+    check_positive_int("robustness n_boot", n_boot)
     if not 0 < alpha < 1:
         raise PlmscopeError(f"robustness alpha: must lie in (0, 1), got {alpha}")
     if int(min_count) != min_count or min_count < 1:
         raise PlmscopeError(f"robustness min_count: must be a positive integer, got {min_count!r}")
     check_contact_options(cutoff, min_separation)
-    if long_sequences not in ("truncate", "skip", "error"):
-        raise PlmscopeError(f"robustness long_sequences: must be truncate, skip or error, got {long_sequences!r}")
+    check_long_sequences(long_sequences, verb="robustness")
     return sorted(set(values))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 import math
 import re
@@ -14,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
+from plmscope.attention.dataset import read_analysed, read_meta
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
@@ -67,7 +66,7 @@ def run_view(
             of range, a threshold below theta, or a missing/malformed input (the message names it).
     """
     attention_dir = Path(attention_dir)
-    meta = read_meta(attention_dir)
+    meta = _read_meta(attention_dir)
     _check_head(meta, layer, head, attention_dir)
     threshold, floor = _thresholds(meta, threshold, min_weight, attention_dir)
     record = _find_records(proteins_path, [protein_id])[0]
@@ -139,7 +138,7 @@ def run_view_many(
             a protein without coordinates, or a missing/malformed input.
     """
     attention_dir, output_dir = Path(attention_dir), Path(output_dir)
-    meta = read_meta(attention_dir)
+    meta = _read_meta(attention_dir)
     if (layer is None) != (head is None):
         raise PlmscopeError("view: give both layer and head, or neither (to use top_heads)")
     if (layer is None) == (top_heads is None):
@@ -181,31 +180,16 @@ def run_view_many(
     }
 
 
-def read_meta(attention_dir: str | Path) -> dict[str, Any]:
-    """Read and check ``meta.json`` of an attention dataset (keys :data:`META_KEYS`).
+def _read_meta(attention_dir: Path) -> dict[str, Any]:
+    """``meta.json`` of the dataset with :data:`META_KEYS`, theta a number in [0, 1).
 
     Raises:
         PlmscopeError: the file is missing, not JSON, or lacks/has invalid keys.
     """
-    path = Path(attention_dir) / "meta.json"
-    if not path.is_file():
-        raise located(path, "file not found (not an attention dataset directory?)")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise located(path, f"not readable JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise located(path, "expected a JSON object")
-    missing = [k for k in META_KEYS if k not in meta]
-    if missing:
-        raise located(path, f"lacks key(s) {missing}")
-    for key in ("num_layers", "num_heads"):
-        value = meta[key]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise located(path, f"{key} must be a positive integer, got {value!r}")
+    meta = read_meta(attention_dir, keys=META_KEYS, check_format=False)
     theta = meta["theta"]
     if not isinstance(theta, (int, float)) or isinstance(theta, bool) or not 0 <= theta < 1:
-        raise located(path, f"theta must be a number in [0, 1), got {theta!r}")
+        raise located(attention_dir / "meta.json", f"theta must be a number in [0, 1), got {theta!r}")
     return meta
 
 
@@ -336,13 +320,9 @@ def _has_coordinates(record: ProteinRecord) -> bool:
 
 def _analysed_ids(attention_dir: Path) -> set[str] | None:
     """Protein ids listed in ``proteins.parquet`` of the dataset, or None when the file is absent."""
-    path = attention_dir / "proteins.parquet"
-    if not path.is_file():
+    if not (attention_dir / "proteins.parquet").is_file():
         return None
-    try:
-        column = pq.read_table(path, columns=["protein_id"]).column("protein_id")
-    except (pa.ArrowException, OSError, KeyError) as exc:
-        raise located(path, f"not a readable Parquet table with protein_id ({exc})") from None
+    column = read_analysed(attention_dir, columns=["protein_id"]).column("protein_id")
     return {str(p) for p in column.to_pylist()}
 
 

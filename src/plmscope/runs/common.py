@@ -1,0 +1,91 @@
+"""Pieces shared by the run verbs: option checks and the atomic output directory of tables, meta and figures."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any, Iterator, Literal, Mapping, Sequence, get_args
+
+import pandas as pd
+
+from plmscope.errors import PlmscopeError
+from plmscope.io import atomic_path
+
+LongSequences = Literal["truncate", "skip", "error"]
+"""What a verb that runs whole sequences does with one over ``max_residues`` (no windows)."""
+
+LONG_SEQUENCES: tuple[str, ...] = get_args(LongSequences)
+
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
+"""File formats written for every figure."""
+
+
+def check_positive_int(option: str, value: Any) -> None:
+    """Reject a value that is not a positive integer (bools included) with a one-line error naming ``option``."""
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise PlmscopeError(f"{option}: must be a positive integer, got {value!r}")
+
+
+def check_long_sequences(value: str, *, verb: str) -> None:
+    """Reject a ``long_sequences`` policy other than :data:`LONG_SEQUENCES` (``verb`` starts the message)."""
+    if value not in LONG_SEQUENCES:
+        raise PlmscopeError(f"{verb} long_sequences: must be truncate, skip or error, got {value!r}")
+
+
+@contextlib.contextmanager
+def output_directory(path: str | Path) -> Iterator[Path]:
+    """A temporary directory that replaces ``path`` as a whole when the block succeeds (nothing otherwise).
+
+    Figures saved inside the block get reproducible SVG ids (a fixed ``svg.hashsalt``).
+    """
+    import matplotlib
+
+    with atomic_path(path, directory=True) as tmp, matplotlib.rc_context({"svg.hashsalt": "plmscope"}):
+        yield tmp
+
+
+def write_tables(directory: Path, tables: Mapping[str, pd.DataFrame]) -> None:
+    """Write every table as ``<name>.parquet`` and ``<name>.csv`` (without the index)."""
+    for name, frame in tables.items():
+        frame.to_parquet(directory / f"{name}.parquet", index=False)
+        frame.to_csv(directory / f"{name}.csv", index=False)
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` as indented JSON with a final newline."""
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def save_figure(fig: Any, directory: Path, name: str, *, dpi: int = 150) -> list[str]:
+    """Save a matplotlib figure as ``<name>.<fmt>`` for every format of :data:`FIGURE_FORMATS`.
+
+    SVGs carry no date, so reruns write identical files; the layout of the first save is kept
+    for the later ones.
+
+    Returns:
+        The file names written.
+    """
+    written = []
+    for fmt in FIGURE_FORMATS:
+        metadata = {"Date": None} if fmt == "svg" else None
+        fig.savefig(directory / f"{name}.{fmt}", format=fmt, dpi=dpi, metadata=metadata)
+        fig.set_layout_engine("none")
+        written.append(f"{name}.{fmt}")
+    return written
+
+
+def write_outputs(
+    output_dir: str | Path,
+    *,
+    tables: Mapping[str, pd.DataFrame],
+    meta: Mapping[str, Any],
+    figures: Sequence[tuple[str, Any]] = (),
+    dpi: int = 150,
+) -> None:
+    """Write tables (:func:`write_tables`), ``meta.json`` and ``(name, figure)`` pairs into ``output_dir`` at once."""
+    with output_directory(output_dir) as tmp:
+        write_tables(tmp, tables)
+        write_json(tmp / "meta.json", meta)
+        for name, fig in figures:
+            save_figure(fig, tmp, name, dpi=dpi)
