@@ -20,6 +20,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/beyond.smk"
 include: "workflow/rules/reproduce.smk"
 include: "workflow/rules/paper.smk"
+include: "workflow/rules/epistasis.smk"
 
 
 rule all:

@@ -74,6 +74,7 @@ def test_full_run_on_two_real_proteins(tmp_path):
     config["contacts"]["train_proteins"] = 1
     config["robustness"]["n_boot"] = 50
     config["probing"]["valid_fraction"] = 0.5
+    config["epistasis"]["activate"] = False  # minutes of scoring; run_epistasis has its own tests
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
 
     result = snakemake(
@@ -136,3 +137,14 @@ def test_paper_target_plans_every_model_dataset_and_download(profile):
     assert "--background-proteins results/proteins_full/proteinnet.parquet" in out
     if profile is not None:
         assert "slurm_partition=gpu" in out and "gpu=1" in out
+
+
+@pytest.mark.parametrize("target", ["epistasis", "epistasis_paper"])
+def test_epistasis_targets_plan_every_landscape(target):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    section = config["epistasis"] if target == "epistasis" else config["epistasis"]["paper"]
+    result = snakemake("-n", "--forceall", target)
+    assert result.returncode == 0, result.stdout
+    for landscape in section["landscapes"]:
+        assert f"output: results/epistasis/{landscape}" in result.stdout
+    assert "plmscope epistasis --spec" in result.stdout

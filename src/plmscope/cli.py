@@ -187,6 +187,23 @@ def run_probe(args: argparse.Namespace) -> None:
     logging.info("probing summary: %s", summary)
 
 
+def run_epistasis(args: argparse.Namespace) -> None:
+    """Recover higher-order interactions of masked-LM variant scores (q-SFT, LASSO, exact transform)."""
+    from plmscope.runs.epistasis import run_epistasis as run
+
+    summary = run(
+        args.spec,
+        Path(args.output),
+        landscape=args.landscape,
+        cache_dir=args.cache_dir,
+        progress=not args.no_progress,
+    )
+    logging.info("epistasis summary: %s", summary)
+
+
+# in build_parser():
+
+
 def run_view(args: argparse.Namespace) -> None:
     """Write standalone offline 3D attention viewers (HTML) for proteins and heads."""
     from plmscope.runs import view
@@ -392,6 +409,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch and the probes' BLAS")
     p.set_defaults(func=run_probe)
+
+    p = sub.add_parser("epistasis", help=run_epistasis.__doc__)
+    p.add_argument("--spec", required=True,
+                   help="landscape config: a YAML/JSON file (a landscape, {name: landscape}, or a workflow config "
+                        "with epistasis.landscapes) or an inline JSON object")
+    p.add_argument("--landscape", help="landscape name inside --spec (needed when it holds several)")
+    p.add_argument("-o", "--output", required=True, help="output directory (written atomically)")
+    p.add_argument("--cache-dir", help="query-cache directory shared across runs (default: the config's cache_dir)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_epistasis)
 
     p = sub.add_parser("view", help=run_view.__doc__)
     p.add_argument("--proteins", required=True)

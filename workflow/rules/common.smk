@@ -1,4 +1,5 @@
 # Shared Python for the rules: config validation, wildcard constraints and input functions.
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -124,6 +125,8 @@ def get_final_output():
     if config["robustness"]["activate"]:
         out += expand("results/robustness/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     out += get_paper_analyses_final_output()
+    if config["epistasis"]["activate"]:
+        out += expand("results/epistasis/{landscape}", landscape=EPISTASIS_LANDSCAPES)
     return out
 
 
@@ -197,3 +200,46 @@ def get_paper_target_extras():
     out += get_probing_output(PAPER_MODELS, PAPER_DATASETS)
     out += ["results/paper/comparison.csv", "results/paper/comparison.md"]
     return out
+
+
+# ---- epistasis (higher-order interactions): paste into workflow/rules/common.smk ----
+
+EPISTASIS = config["epistasis"]
+EPISTASIS_LANDSCAPES = list(EPISTASIS["landscapes"])
+EPISTASIS_PAPER = list(EPISTASIS["paper"]["landscapes"])
+# Every landscape a job may need (the default run's and the paper's).
+ALL_EPISTASIS = {**EPISTASIS["paper"]["landscapes"], **EPISTASIS["landscapes"]}
+
+
+wildcard_constraints:
+    landscape="|".join(ALL_EPISTASIS) or "__none__",
+
+
+def is_epistasis_paper(landscape):
+    """True for a landscape of `epistasis.paper` that the default run does not configure."""
+    return landscape in EPISTASIS_PAPER and landscape not in EPISTASIS_LANDSCAPES
+
+
+def get_epistasis_spec(wildcards):
+    """The landscape's config as one JSON string (handed to `plmscope epistasis --spec`)."""
+    return json.dumps(ALL_EPISTASIS[wildcards.landscape], separators=(",", ":"), sort_keys=True)
+
+
+def get_epistasis_inputs(wildcards):
+    """Files a landscape reads: its protein FASTA or table, and the published numbers."""
+    spec = ALL_EPISTASIS[wildcards.landscape]
+    protein = spec.get("protein", {})
+    files = [protein[key] for key in ("fasta", "table") if protein.get(key)]
+    if spec.get("published"):
+        files.append(spec["published"])
+    return files
+
+
+def get_epistasis_resource(key):
+    """Input function: a scheduler resource, from `epistasis.paper` for paper-only landscapes."""
+
+    def resource(wildcards, **_):
+        block = EPISTASIS["paper"] if is_epistasis_paper(wildcards.landscape) else EPISTASIS
+        return block[key]
+
+    return resource

@@ -44,7 +44,9 @@ class LandscapeSpec:
     def __post_init__(self):
         where = f"landscape {self.protein_id!r}"
         if self.q not in (2, 20):
-            raise PlmscopeError(f"{where}: q must be 20 (all amino acids) or 2 (one substitution per site), got {self.q!r}")
+            raise PlmscopeError(
+                f"{where}: q must be 20 (all amino acids) or 2 (one substitution per site), got {self.q!r}"
+            )
         if not self.sites:
             raise PlmscopeError(f"{where}: needs at least one site")
         if len(set(self.sites)) != len(self.sites):
@@ -137,7 +139,7 @@ class LandscapeSpec:
         }
 
     def fingerprint(self, **extra: Any) -> str:
-        """A 16-hex-digit hash of the landscape (sequence, sites, q, substitutions) and ``extra`` (model, score, ...)."""
+        """A 16-hex-digit hash of sequence, sites, q, substitutions and ``extra`` (model, score, ...)."""
         payload = {**self.describe(), **{k: extra[k] for k in sorted(extra)}}
         payload.pop("protein_id")  # the same sequence under another name is the same landscape
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -264,7 +266,8 @@ def parse_substitutions(
             parsed.append(pos - 1)
             letters.append(mut)
         if sites is not None and tuple(parsed) != tuple(sites):
-            raise PlmscopeError(f"config key {key!r}: mutation positions {[p + 1 for p in parsed]} do not match the sites")
+            positions = [p + 1 for p in parsed]
+            raise PlmscopeError(f"config key {key!r}: mutation positions {positions} do not match the sites")
         sites = tuple(parsed)
         if len(set(sites)) != len(sites):
             raise PlmscopeError(f"config key {key!r}: a position is mutated twice")
@@ -307,7 +310,9 @@ def build_spec(
         unknown = sorted(set(site_set) - {"sites", "substitutions"})
         if unknown or "sites" not in site_set and "substitutions" not in site_set:
             raise PlmscopeError(f"config key {key!r}: expected entries 'sites' and (q = 2) 'substitutions'")
-        sites = parse_sites(site_set["sites"], length=len(sequence), key=f"{key}.sites") if "sites" in site_set else None
+        sites = None
+        if "sites" in site_set:
+            sites = parse_sites(site_set["sites"], length=len(sequence), key=f"{key}.sites")
         if q == 2:
             if "substitutions" not in site_set:
                 raise PlmscopeError(f"config key {key!r}: q = 2 needs 'substitutions' (e.g. [A, G] or K10A E15G)")
@@ -320,7 +325,9 @@ def build_spec(
         items = _as_items(site_set, key)
         if items and all(isinstance(v, str) and _MUTATION.match(v.strip().upper()) for v in items):
             if q != 2:
-                raise PlmscopeError(f"config key {key!r}: mutations like {items[0]!r} define a q = 2 landscape, not q = {q}")
+                raise PlmscopeError(
+                    f"config key {key!r}: mutations like {items[0]!r} define a q = 2 landscape, not q = {q}"
+                )
             sites, substitutions = parse_substitutions(items, sequence=sequence, sites=None, key=key)
         else:
             sites = parse_sites(items, length=len(sequence), key=key)

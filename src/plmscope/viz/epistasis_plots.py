@@ -1,0 +1,195 @@
+"""Epistasis figures: energy by interaction order, pair-energy heatmaps, the sparsity-ruggedness plane, predictions."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from plmscope.errors import PlmscopeError
+
+METHOD_COLOURS: dict[str, str] = {"qsft": "tab:blue", "lasso": "tab:orange", "ridge": "tab:green", "exact": "0.35"}
+"""Colour of each Fourier method (others cycle through tab10)."""
+
+METHOD_MARKERS: dict[str, str] = {"qsft": "o", "lasso": "s", "ridge": "^", "exact": "*"}
+"""Marker of each method in the sparsity-ruggedness plane."""
+
+
+def _colours(methods: Sequence[str]) -> dict[str, str]:
+    palette = iter(f"C{k}" for k in range(3, 10))
+    return {m: METHOD_COLOURS.get(m) or next(palette) for m in methods}
+
+
+def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise PlmscopeError(f"{what} table lacks columns {missing}")
+    if table.empty:
+        raise PlmscopeError(f"{what} table is empty")
+
+
+def plot_energy_by_order(energy: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Share of the variance at each interaction order, one panel per site set, one bar per method.
+
+    Args:
+        energy: long table with columns ``site_set``, ``method``, ``order`` (>= 1) and
+            ``fraction`` (energy of that order / variance).
+        title: figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        PlmscopeError: a column is missing or the table is empty.
+    """
+    _require(energy, ("site_set", "method", "order", "fraction"), "energy-per-order")
+    rows = energy[energy["order"] >= 1]
+    sets = list(pd.unique(rows["site_set"]))
+    methods = list(pd.unique(rows["method"]))
+    colours = _colours(methods)
+    fig = Figure(figsize=(max(4.0, 3.6 * len(sets)), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(sets), sharey=True, squeeze=False)[0]
+    width = 0.8 / max(len(methods), 1)
+    for ax, site_set in zip(axes, sets):
+        sub = rows[rows["site_set"] == site_set]
+        orders = np.arange(1, int(sub["order"].max()) + 1)
+        for k, method in enumerate(methods):
+            values = sub[sub["method"] == method].set_index("order")["fraction"]
+            heights = [float(values.get(o, 0.0)) for o in orders]
+            ax.bar(orders + (k - (len(methods) - 1) / 2) * width, heights, width=width, color=colours[method],
+                   label=method)  # fmt: skip
+        ax.set_xticks(orders)
+        ax.set_xlabel("interaction order")
+        ax.set_title(str(site_set))
+    axes[0].set_ylabel("share of variance")
+    axes[0].set_ylim(0, 1.05)
+    axes[-1].legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_pair_energy(
+    matrices: Mapping[str, np.ndarray], labels: Sequence[str], *, title: str | None = None
+) -> Figure:
+    """Heatmaps of the pairwise interaction energy between sites, one panel per method, one colour scale.
+
+    Args:
+        matrices: method -> ``(n, n)`` symmetric matrix with zero diagonal (e.g.
+            :func:`plmscope.fourier.metrics.pair_energy` divided by the variance).
+        labels: ``n`` site labels such as ``"K12"``.
+        title: figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        PlmscopeError: no matrices, or a matrix that is not ``(n, n)`` for the labels.
+    """
+    if not matrices:
+        raise PlmscopeError("pair energy: no matrices to draw")
+    n = len(labels)
+    arrays = {}
+    for method, matrix in matrices.items():
+        matrix = np.asarray(matrix, dtype=float)
+        if matrix.shape != (n, n):
+            raise PlmscopeError(f"pair energy: {method} needs an ({n}, {n}) matrix for {n} labels, got {matrix.shape}")
+        arrays[method] = matrix
+    top = max(float(np.nanmax(m)) if m.size else 0.0 for m in arrays.values()) or 1.0
+    side = 1.0 + 0.4 * n
+    fig = Figure(figsize=(side * len(arrays) + 1.2, side + 0.9), layout="constrained")
+    axes = fig.subplots(1, len(arrays), squeeze=False)[0]
+    for ax, (method, matrix) in zip(axes, arrays.items()):
+        image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=top)
+        ax.set_xticks(range(n), list(labels), rotation=90)
+        ax.set_yticks(range(n), list(labels))
+        ax.set_title(method)
+    fig.colorbar(image, ax=list(axes), label="pairwise energy / variance")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_sparsity_ruggedness(spectrum: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Every (site set, method) as a point at (ruggedness E[k], sparsity S5).
+
+    Args:
+        spectrum: table with columns ``site_set``, ``method``, ``ruggedness`` and ``s5``.
+        title: axes title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        PlmscopeError: a column is missing or the table is empty.
+    """
+    _require(spectrum, ("site_set", "method", "ruggedness", "s5"), "spectrum")
+    methods = list(pd.unique(spectrum["method"]))
+    colours = _colours(methods)
+    fig = Figure(figsize=(4.8, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for method in methods:
+        sub = spectrum[spectrum["method"] == method]
+        ax.scatter(sub["ruggedness"], sub["s5"], color=colours[method], marker=METHOD_MARKERS.get(method, "o"),
+                   s=50, label=method, zorder=3, alpha=0.85)  # fmt: skip
+    labelled = spectrum.drop_duplicates(subset=["site_set", "ruggedness", "s5"])
+    for _, row in labelled.iterrows():  # one label per distinct point
+        ax.annotate(str(row["site_set"]), (row["ruggedness"], row["s5"]), fontsize="x-small",
+                    xytext=(5, 4), textcoords="offset points")  # fmt: skip
+    ax.set_xlabel("ruggedness E[k] (energy-weighted mean order)")
+    ax.set_ylabel("sparsity S5 (share of large low-order coefficients)")
+    ax.set_xlim(left=min(1.0, float(np.nanmin(spectrum["ruggedness"])) - 0.05) if len(spectrum) else 1.0)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title, fontsize="medium")
+    return fig
+
+
+def plot_predicted_vs_true(
+    predictions: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    scores: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Predicted against true scores on a test set, one panel per method.
+
+    Args:
+        predictions: method -> ``(y_true (m,), y_pred (m,))``.
+        scores: method -> text written in the panel (e.g. ``"R² 0.81 [0.78, 0.84]"``).
+        title: figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        PlmscopeError: no predictions, or arrays of different lengths.
+    """
+    if not predictions:
+        raise PlmscopeError("predicted vs true: no predictions to draw")
+    scores = dict(scores or {})
+    colours = _colours(list(predictions))
+    fig = Figure(figsize=(3.4 * len(predictions), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(predictions), squeeze=False)[0]
+    for ax, (method, (y_true, y_pred)) in zip(axes, predictions.items()):
+        y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+        if y_true.shape != y_pred.shape:
+            raise PlmscopeError(
+                f"predicted vs true: {method} has {y_true.shape} true and {y_pred.shape} predicted values"
+            )
+        ax.scatter(y_true, y_pred, s=6, alpha=0.5, color=colours[method], linewidths=0)
+        if y_true.size:
+            lo = float(min(y_true.min(), y_pred.min()))
+            hi = float(max(y_true.max(), y_pred.max()))
+            ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.8, ls="--")
+        ax.set_xlabel("model score (mutant - wild type)")
+        ax.set_title(method)
+        if method in scores:
+            ax.text(0.03, 0.97, scores[method], transform=ax.transAxes, va="top", fontsize="small")
+    axes[0].set_ylabel("Fourier prediction")
+    if title:
+        fig.suptitle(title)
+    return fig
