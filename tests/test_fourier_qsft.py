@@ -113,3 +113,19 @@ def test_other_alphabets(q, n, b):
     coeffs = QSFT(b=b, seed=1).fit(Landscape(f, n, q))
     assert metrics.support_precision_recall(coeffs, f.coefficients) == (1.0, 1.0)
     assert coeffs.queries < q**n / 5
+
+
+def test_subsampling_maps_are_one_to_one_for_composite_q():
+    """For q = 20, l -> M l mod 20 must be injective on Z_20^b (rank b mod 2 and mod 5)."""
+    import itertools
+
+    from plmscope.fourier.qsft import QSFT, _rank_mod_p
+
+    assert _rank_mod_p(np.array([[2, 4], [6, 8]]), 2) == 0
+    assert _rank_mod_p(np.array([[1, 2], [3, 4]]), 5) == 2
+    for seed in range(20):
+        estimator = QSFT(C=2, seed=seed)
+        for M in estimator._subsampling_matrices(3, 20, 2):
+            grid = np.array(list(itertools.product(range(20), repeat=2)))
+            points = (grid @ M.T) % 20
+            assert len(np.unique(points, axis=0)) == len(grid), (seed, M)

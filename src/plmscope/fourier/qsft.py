@@ -137,17 +137,27 @@ class QSFT(Estimator):
         return ((offsets[:, None, :] + eye[None, :, :]) % q).reshape(-1, n)
 
     def _subsampling_matrices(self, n: int, q: int, b: int) -> np.ndarray:
-        """``(C, n, b)`` random matrices whose rows each have gcd 1 with q.
+        """``(C, n, b)`` random matrices: rows coprime to q, and ``l -> M l mod q`` one-to-one.
 
         A row sharing a factor with q (e.g. all even entries for q = 20) would fold the q-1
-        first-order frequencies of its site onto fewer bins; such rows are redrawn.
+        first-order frequencies of its site onto fewer bins; such rows are redrawn. A matrix
+        that is not one-to-one on Z_q^b (for q = 20: rank < b modulo 2 or modulo 5) would
+        query the same point several times and alias whole groups of bins; such matrices
+        are redrawn too (possible whenever n >= b).
         """
-        M = self.rng.integers(0, q, size=(self.C, n, b))
-        while True:
-            bad = np.gcd.reduce(np.concatenate([M, np.full((self.C, n, 1), q)], axis=2), axis=2) != 1
-            if not bad.any():
-                return M
-            M[bad] = self.rng.integers(0, q, size=(int(bad.sum()), b))
+        primes = _prime_factors(q)
+        out = np.empty((self.C, n, b), dtype=np.int64)
+        for c in range(self.C):
+            for _ in range(1000):
+                M = self.rng.integers(0, q, size=(n, b))
+                bad = np.gcd.reduce(np.concatenate([M, np.full((n, 1), q)], axis=1), axis=1) != 1
+                while bad.any():
+                    M[bad] = self.rng.integers(0, q, size=(int(bad.sum()), b))
+                    bad = np.gcd.reduce(np.concatenate([M, np.full((n, 1), q)], axis=1), axis=1) != 1
+                if n < b or all(_rank_mod_p(M, p) == b for p in primes):
+                    break
+            out[c] = M
+        return out
 
     # --------------------------------------------------------------------------------- fitting
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -288,3 +298,35 @@ class _Peeler:
             return np.zeros((0, self.n), dtype=np.int64), np.zeros(0, dtype=np.complex128)
         keys = list(found)
         return np.array(keys, dtype=np.int64), np.array([found[k] for k in keys], dtype=np.complex128)
+
+
+def _prime_factors(q: int) -> list[int]:
+    """Distinct prime factors of q (q = 20 -> [2, 5])."""
+    primes, p, rest = [], 2, q
+    while p * p <= rest:
+        if rest % p == 0:
+            primes.append(p)
+            while rest % p == 0:
+                rest //= p
+        p += 1
+    if rest > 1:
+        primes.append(rest)
+    return primes
+
+
+def _rank_mod_p(M: np.ndarray, p: int) -> int:
+    """Rank of an integer matrix over the field Z_p (Gaussian elimination; p prime)."""
+    A = np.array(M, dtype=np.int64) % p
+    rank = 0
+    rows, cols = A.shape
+    for col in range(cols):
+        pivot = next((r for r in range(rank, rows) if A[r, col] != 0), None)
+        if pivot is None:
+            continue
+        A[[rank, pivot]] = A[[pivot, rank]]
+        A[rank] = (A[rank] * pow(int(A[rank, col]), -1, p)) % p
+        for r in range(rows):
+            if r != rank and A[r, col] != 0:
+                A[r] = (A[r] - A[r, col] * A[rank]) % p
+        rank += 1
+    return rank
