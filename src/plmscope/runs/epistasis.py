@@ -23,10 +23,10 @@ from plmscope.fourier import FourierCoefficients, Landscape, QueryCache, metrics
 from plmscope.fourier.landscape_spec import LandscapeSpec, build_spec, load_protein
 from plmscope.fourier.methods import METHODS
 from plmscope.io import atomic_path
+from plmscope.runs.common import save_figure, write_tables
 
 log = logging.getLogger(__name__)
 
-FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
 SCORE_NAMES: tuple[str, ...] = ("pll_unmasked", "pll_masked", "masked_marginal", "wt_marginal")
 BASELINES: tuple[str, ...] = ("lasso", "ridge")
 
@@ -767,16 +767,6 @@ def _published_rows(published: pd.DataFrame, result: SiteSetResult) -> pd.DataFr
 
 
 # --------------------------------------------------------------------------------------- output
-def _write_table(table: pd.DataFrame, directory: Path, stem: str) -> None:
-    table.to_parquet(directory / f"{stem}.parquet", index=False)
-    table.to_csv(directory / f"{stem}.csv", index=False)
-
-
-def _save_figure(fig, directory: Path, stem: str) -> None:
-    for fmt in FIGURE_FORMATS:
-        fig.savefig(directory / f"{stem}.{fmt}", dpi=150)
-
-
 def _format_ci(row: Mapping[str, Any], key: str) -> str:
     return f"{row[key]:.2f} [{row[key + '_lo']:.2f}, {row[key + '_hi']:.2f}]"
 
@@ -892,18 +882,23 @@ def run_epistasis(
         "seconds": round(time.perf_counter() - started, 3),
     }
     with atomic_path(output_dir, directory=True) as tmp:
-        _write_table(metric_table, tmp, "metrics")
-        _write_table(spectrum, tmp, "spectrum")
-        _write_table(energy, tmp, "energy_per_order")
-        _write_table(pairs, tmp, "pair_energy")
-        _write_table(interactions, tmp, "interactions")
-        _write_table(comparison_table, tmp, "published_comparison")
+        write_tables(
+            tmp,
+            {
+                "metrics": metric_table,
+                "spectrum": spectrum,
+                "energy_per_order": energy,
+                "pair_energy": pairs,
+                "interactions": interactions,
+                "published_comparison": comparison_table,
+            },
+        )
         (tmp / "coefficients").mkdir()
         for r in results:
             for method, coef in r.coefficients.items():
                 coef.save(tmp / "coefficients" / f"{r.name}_{method}.parquet")
         for stem, fig in figures.items():
-            _save_figure(fig, tmp, stem)
+            save_figure(fig, tmp, stem)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=_json_default) + "\n")
 
     uniform = metric_table[(metric_table["method"] == "qsft") & (metric_table["test_set"] == "uniform")]
