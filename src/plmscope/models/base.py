@@ -285,19 +285,23 @@ class AttentionAdapter(ABC):
                 f"expects {want!r} {where} the residues"
             )
 
+    def _call_model(self, batch: EncodedBatch, **outputs: bool):
+        """Run the model on a batch on its device, asking for the given outputs (attentions, hidden states)."""
+        return self.model(
+            input_ids=batch.input_ids.to(self.device),
+            attention_mask=batch.attention_mask.to(self.device),
+            return_dict=True,
+            **outputs,
+            **self.forward_kwargs,
+        )
+
     def forward(self, batch: EncodedBatch) -> tuple[torch.Tensor, ...]:
         """Run the model and return its raw attention, one ``(B, H, T, T)`` tensor per layer.
 
         Raises:
             PlmscopeError: the model returned no attention weights (not loaded with eager attention).
         """
-        out = self.model(
-            input_ids=batch.input_ids.to(self.device),
-            attention_mask=batch.attention_mask.to(self.device),
-            output_attentions=True,
-            return_dict=True,
-            **self.forward_kwargs,
-        )
+        out = self._call_model(batch, output_attentions=True)
         attentions = out.attentions
         if not attentions or attentions[0] is None:
             raise PlmscopeError(
@@ -355,13 +359,7 @@ class AttentionAdapter(ABC):
         Raises:
             PlmscopeError: the model returned a different number of hidden states.
         """
-        out = self.model(
-            input_ids=batch.input_ids.to(self.device),
-            attention_mask=batch.attention_mask.to(self.device),
-            output_hidden_states=True,
-            return_dict=True,
-            **self.forward_kwargs,
-        )
+        out = self._call_model(batch, output_hidden_states=True)
         states = out.hidden_states
         if not states or len(states) != self.num_layers + 1:
             raise PlmscopeError(
