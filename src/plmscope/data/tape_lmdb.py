@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import _compat_pickle
+import io
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import lmdb
 import numpy as np
@@ -39,7 +41,9 @@ def read_tape_lmdb(path: str | Path) -> list[ProteinRecord]:
     and otherwise kept under ``<id>#<key>`` so no data is silently merged. (The real TAPE
     binding-site and PTM validation splits have no repeated ids.)
 
-    Values are unpickled, which can run code: only read datasets from a trusted source.
+    Values are pickles, read with :class:`RestrictedUnpickler`: only builtin containers and
+    scalars and numpy arrays, dtypes and scalars can be built, so a crafted value cannot run
+    code; any other global is refused before anything is called.
 
     Args:
         path: the ``.lmdb`` directory (holding ``data.mdb``).
@@ -49,7 +53,8 @@ def read_tape_lmdb(path: str | Path) -> list[ProteinRecord]:
 
     Raises:
         PlmscopeError: the directory is missing or not an LMDB, ``num_examples`` or a record
-            key is missing, a value cannot be unpickled, or a field has the wrong shape.
+            key is missing, a value cannot be unpickled or refers to a forbidden global, or a
+            field has the wrong shape.
     """
     path = Path(path)
     if not path.exists():
@@ -91,11 +96,89 @@ def read_tape_lmdb(path: str | Path) -> list[ProteinRecord]:
 
 
 def _unpickle(path: Path, key: str, raw: bytes) -> Any:
-    """Unpickle one LMDB value, turning any failure into a one-line error."""
+    """Unpickle one LMDB value with the restricted unpickler; any failure is a one-line error."""
     try:
-        return pickle.loads(raw)
+        return RestrictedUnpickler(io.BytesIO(raw)).load()
+    except ForbiddenGlobal as exc:
+        raise located(
+            path,
+            f"value of key {key!r} refers to forbidden global {exc.qualname!r}; refused without running it"
+            f" (TAPE LMDB values may hold only builtin containers and scalars and numpy arrays)",
+        ) from None
     except Exception as exc:  # pickle raises many exception types on corrupt input
         raise located(path, f"value of key {key!r} cannot be unpickled ({type(exc).__name__}: {exc})") from None
+
+
+class ForbiddenGlobal(pickle.UnpicklingError):
+    """A pickle refers to a global outside :data:`ALLOWED_GLOBALS`."""
+
+    def __init__(self, qualname: str):
+        super().__init__(f"forbidden global {qualname!r}")
+        self.qualname = qualname
+
+
+def _numpy_core(module: str) -> Any:
+    """``numpy._core.<module>`` (numpy >= 2), else ``numpy.core.<module>`` (numpy 1.x)."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"numpy._core.{module}")
+    except ImportError:
+        return importlib.import_module(f"numpy.core.{module}")
+
+
+def _latin1_encode(text: Any, encoding: str = "latin1", errors: str = "strict") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes: latin-1 text only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
+        raise pickle.UnpicklingError("_codecs.encode is allowed only as encode(<str>, 'latin1')")
+    return text.encode("latin1")
+
+
+_RESOLVERS: dict[str, Callable[[], Any]] = {
+    "builtins.set": lambda: set,
+    "builtins.frozenset": lambda: frozenset,
+    "builtins.bytearray": lambda: bytearray,
+    "builtins.complex": lambda: complex,
+    "_codecs.encode": lambda: _latin1_encode,
+    "numpy.ndarray": lambda: np.ndarray,
+    "numpy.dtype": lambda: np.dtype,
+    "numpy.core.multiarray._reconstruct": lambda: _numpy_core("multiarray")._reconstruct,
+    "numpy._core.multiarray._reconstruct": lambda: _numpy_core("multiarray")._reconstruct,
+    "numpy.core.multiarray.scalar": lambda: _numpy_core("multiarray").scalar,
+    "numpy._core.multiarray.scalar": lambda: _numpy_core("multiarray").scalar,
+    "numpy.core.numeric._frombuffer": lambda: _numpy_core("numeric")._frombuffer,
+    "numpy._core.numeric._frombuffer": lambda: _numpy_core("numeric")._frombuffer,
+}
+
+ALLOWED_GLOBALS: frozenset[str] = frozenset(_RESOLVERS)
+"""Every global a TAPE / provis LMDB value may name (``module.name``, Python 3 spelling).
+
+Builtin containers and scalars need none (protocol 2 names ``set``, ``frozenset``,
+``bytearray``, ``complex`` and, for bytes, ``_codecs.encode`` with latin-1); numpy arrays,
+dtypes and scalars need the array reconstructors of numpy 1.x (``numpy.core``) and 2.x
+(``numpy._core``). Nothing here imports a module by name, evaluates text or touches files.
+"""
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that builds only the globals in :data:`ALLOWED_GLOBALS`.
+
+    Any other global (``os.system``, ``builtins.eval``, ``subprocess.Popen``, ``numpy.load``,
+    ...) raises :class:`ForbiddenGlobal` when the pickle names it, before it can be called.
+    Persistent ids and out-of-band buffers are refused too (pickle's defaults).
+    """
+
+    def find_class(self, module: str, name: str) -> Any:  # noqa: D102 (pickle API)
+        # Python 2 spellings (``__builtin__.set``, as protocols 0-2 write them) -> Python 3
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
+        qualname = f"{module}.{name}"
+        resolve = _RESOLVERS.get(qualname)
+        if resolve is None:
+            raise ForbiddenGlobal(qualname)
+        return resolve()
 
 
 def _record(path: Path, key: str, item: Any) -> ProteinRecord:
