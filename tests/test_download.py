@@ -363,7 +363,8 @@ def test_fetch_downloads_unpacks_and_then_reuses_the_cache(server, archive, tmp_
     assert (cache / "archives/proteinnet.tar.gz").read_bytes() == archive
     assert fetch("sites_valid", manifest=manifest, cache_dir=cache, **FAST) == cache / "provis/sites_valid.lmdb"
     assert (cache / "provis/sites_valid.lmdb/data.mdb").read_bytes() == lmdb_bytes
-    assert (cache / "provis/sites_valid.lmdb/data.mdb.sha256").read_text().startswith(sha(lmdb_bytes))
+    assert not (cache / "provis/sites_valid.lmdb/data.mdb.sha256").exists()  # the lock file records it
+    assert dl.read_lock(tmp_path / "downloads.lock.yaml") == {"sites_valid": sha(lmdb_bytes)}
     assert fetch("weights", manifest=manifest, cache_dir=cache, **FAST) == cache / "models/m/pytorch_model.bin"
 
     for name in ("tape_proteinnet", "sites_valid", "weights"):
@@ -381,6 +382,7 @@ def test_fetch_of_an_unknown_name_lists_the_known_ones(tmp_path):
     ("entry", "problem"),
     [
         ({"dest": "a"}, "url must be an http(s) address"),
+        ({"url": "http://example.org/a", "dest": "a"}, "url must use https (plain http only for a local server)"),
         ({"url": "http://127.0.0.1/a", "dest": "/etc/a"}, "dest must be relative"),
         ({"url": "http://127.0.0.1/a", "dest": "../a"}, "dest must be relative"),
         ({"url": "http://127.0.0.1/a", "dest": "a", "sha256": "xyz"}, "sha256 must be null or 64 hex digits"),
@@ -421,6 +423,109 @@ def test_repository_manifest_lists_the_paper_downloads():
     }
     assert entries["tape_proteinnet"].url.endswith("/data_pytorch/proteinnet.tar.gz")
     assert all(entry.note for entry in entries.values())
+    assert all(entry.url.startswith("https://") for entry in entries.values())
+
+
+# --- the lock file: trust on first use, enforced afterwards ------------------------------------
+
+
+def test_first_unpinned_download_warns_loudly_and_records_the_digest_in_the_lock(server, tmp_path, caplog):
+    body = b"first version" * 100
+    server.routes["/f.bin"] = lambda h, hit: send(h, body)
+    manifest = write_manifest(tmp_path / "downloads.yaml", {"thing": {"url": f"{server.url}/f.bin", "dest": "f.bin"}})
+    path = fetch("thing", manifest=manifest, cache_dir=tmp_path / "cache", **FAST)
+    assert path.read_bytes() == body
+    lock = tmp_path / "downloads.lock.yaml"
+    assert dl.lock_path(manifest) == lock
+    assert dl.read_lock(lock) == {"thing": sha(body)}
+    assert lock.read_text().startswith("# SHA-256 of downloads that have no sha256 pinned in downloads.yaml")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("'thing' has no sha256 pinned" in w and "WITHOUT verification" in w and sha(body) in w
+               for w in warnings), warnings  # fmt: skip
+
+
+def test_the_lock_is_enforced_on_later_downloads_and_a_mismatch_keeps_nothing(server, tmp_path):
+    versions = {1: b"first version" * 100, 2: b"tampered version" * 100}
+    server.routes["/f.bin"] = lambda h, hit: send(h, versions[min(hit, 2)])
+    manifest = write_manifest(tmp_path / "downloads.yaml", {"thing": {"url": f"{server.url}/f.bin", "dest": "f.bin"}})
+    fetch("thing", manifest=manifest, cache_dir=tmp_path / "first", **FAST)
+    lock = tmp_path / "downloads.lock.yaml"
+    recorded = lock.read_text()
+
+    second = tmp_path / "second"  # a fresh cache (another machine): the server now sends other bytes
+    with pytest.raises(PlmscopeError) as err:
+        fetch("thing", manifest=manifest, cache_dir=second, retries=3, **FAST)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"could not download {server.url}/f.bin (sha256 mismatch: got {sha(versions[2])}" in message
+    assert f"expected {sha(versions[1])} (recorded in {lock} on the first download)" in message
+    assert server.hits["/f.bin"] == 2  # a mismatch is not retried
+    assert not second.exists() or [p for p in second.rglob("*") if p.is_file()] == []
+    assert lock.read_text() == recorded  # the record is never overwritten
+
+
+def test_a_pinned_sha256_wins_over_the_lock_and_is_enforced(server, tmp_path):
+    body = b"payload" * 10
+    server.routes["/f.bin"] = lambda h, hit: send(h, body)
+    manifest = write_manifest(tmp_path / "downloads.yaml", {
+        "thing": {"url": f"{server.url}/f.bin", "dest": "f.bin", "sha256": "0" * 64},
+    })
+    with pytest.raises(PlmscopeError) as err:
+        fetch("thing", manifest=manifest, cache_dir=tmp_path / "cache", **FAST)
+    assert f"expected {'0' * 64} (pinned in {manifest})" in str(err.value)
+    assert not (tmp_path / "cache" / "f.bin").exists()
+    assert not (tmp_path / "downloads.lock.yaml").exists()
+
+
+def test_an_unpinned_file_already_in_the_cache_is_recorded_and_then_checked(server, tmp_path):
+    server.routes["/f.bin"] = lambda h, hit: send(h, b"server copy")
+    manifest = write_manifest(tmp_path / "downloads.yaml", {"thing": {"url": f"{server.url}/f.bin", "dest": "f.bin"}})
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "f.bin").write_bytes(b"placed by hand")
+    fetch("thing", manifest=manifest, cache_dir=cache, **FAST)
+    assert server.hits["/f.bin"] == 0
+    assert dl.read_lock(tmp_path / "downloads.lock.yaml") == {"thing": sha(b"placed by hand")}
+    (cache / "f.bin").write_bytes(b"changed later")  # no longer what was recorded: fetched again, refused
+    with pytest.raises(PlmscopeError, match="sha256 mismatch"):
+        fetch("thing", manifest=manifest, cache_dir=cache, **FAST)
+    assert server.hits["/f.bin"] == 1
+
+
+def test_url_mode_of_a_manifest_url_uses_the_lock_as_the_snakemake_rules_do(server, tmp_path):
+    versions = {1: b"v1", 2: b"v2"}
+    server.routes["/f.bin"] = lambda h, hit: send(h, versions[min(hit, 2)])
+    url = f"{server.url}/f.bin"
+    manifest = write_manifest(tmp_path / "downloads.yaml", {"thing": {"url": url, "dest": "f.bin"}})
+    run_download(url=url, output=tmp_path / "a" / "f.bin", sha256="", md5="", manifest=manifest, timeout=2.0)
+    assert dl.read_lock(tmp_path / "downloads.lock.yaml") == {"thing": sha(b"v1")}
+    assert not (tmp_path / "a" / "f.bin.sha256").exists()
+    with pytest.raises(PlmscopeError, match="recorded in .*downloads.lock.yaml"):
+        run_download(url=url, output=tmp_path / "b" / "f.bin", sha256="", md5="", manifest=manifest, timeout=2.0)
+    assert not (tmp_path / "b" / "f.bin").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("- a\n", "expected a mapping of download names to sha256 digests"),
+        ("thing: abc\n", "entry 'thing': sha256 must be 64 hex digits"),
+        ("thing: [unclosed\n", "cannot read the download lock file"),
+    ],
+)
+def test_a_broken_lock_file_is_named(server, tmp_path, text, problem):
+    manifest = write_manifest(tmp_path / "downloads.yaml", {"thing": {"url": f"{server.url}/f", "dest": "f"}})
+    (tmp_path / "downloads.lock.yaml").write_text(text)
+    with pytest.raises(PlmscopeError) as err:
+        fetch("thing", manifest=manifest, cache_dir=tmp_path / "cache", **FAST)
+    assert str(err.value).startswith(f"{tmp_path / 'downloads.lock.yaml'}: {problem}")
+    assert sum(server.hits.values()) == 0
+
+
+def test_plain_http_to_a_remote_host_is_warned_about(monkeypatch, tmp_path, caplog):
+    monkeypatch.setattr(dl, "_fetch_once", lambda url, dest, **kw: dest.write_bytes(b"x") or sha(b"x"))
+    download("http://example.org/f", tmp_path / "f", sha256=sha(b"x"), **FAST)
+    assert "http://example.org/f is plain http" in caplog.text
 
 
 # --- the CLI entry point -----------------------------------------------------------------------

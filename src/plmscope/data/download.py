@@ -1,9 +1,16 @@
-"""Checked, retried, atomic downloads of datasets and weights, and safe tar extraction."""
+"""Checked, retried, atomic downloads of datasets and weights, and safe tar extraction.
+
+Every named download is verified by SHA-256: against the digest pinned in the manifest
+(``resources/downloads.yaml``) or, for an entry not pinned yet, against the digest recorded in
+the lock file beside it (``resources/downloads.lock.yaml``) on its first download (trust on
+first use, announced with a loud warning). A mismatch is an error and the file is not kept.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import contextlib
 import http.client
 import logging
 import os
@@ -14,8 +21,10 @@ import time
 import urllib.error
 import urllib.request
 import zlib
+import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Literal, get_args
+from typing import Iterator, Literal, get_args
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -29,6 +38,14 @@ DEFAULT_MANIFEST = Path("resources/downloads.yaml")
 
 DEFAULT_CACHE_DIR = Path("resources/downloads")
 """Where named downloads land unless a cache directory is given."""
+
+_LOCK_HEADER = """\
+# SHA-256 of downloads that have no sha256 pinned in {manifest}, recorded by plmscope on their
+# first download (trust on first use) and enforced on every later download: a file whose digest
+# differs is refused. Check these digests against a trusted source, then pin them in {manifest}.
+# Delete a line only when the upstream file changed on purpose.
+"""
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 ArchiveFormat = Literal["tar.gz"]
 ARCHIVE_FORMATS: tuple[str, ...] = get_args(ArchiveFormat)
@@ -59,7 +76,8 @@ class DownloadEntry:
         name: manifest key, e.g. ``'tape_proteinnet'``.
         url: http(s) address of the file.
         dest: where the file goes, relative to the cache directory.
-        sha256: expected lowercase hex SHA-256, or None when not yet pinned.
+        sha256: expected lowercase hex SHA-256, or None when not yet pinned (then the lock file
+            records it on the first download and enforces it afterwards).
         md5: expected lowercase hex MD5 (an extra check where only an MD5 is published), or None.
         extract: archive format to unpack after download, or None.
         extract_dir: directory (relative to the cache) the archive is unpacked into.
@@ -106,6 +124,8 @@ def download(
     retries: int = 3,
     timeout: float = 60.0,
     backoff: float = 2.0,
+    record: bool = True,
+    sha256_source: str | None = None,
 ) -> Path:
     """Download ``url`` to ``dest``, checked and atomically, retrying transient failures.
 
@@ -113,9 +133,10 @@ def download(
     when the byte count matches ``Content-Length`` (when sent) and the digests match (when
     given). Connection errors, timeouts, HTTP 408/429/5xx and truncated bodies are retried up
     to ``retries`` attempts in all, waiting ``backoff * 2**k`` seconds after the k-th failure;
-    other HTTP errors (404, 403, ...) and checksum mismatches fail at once. When ``sha256`` is
-    None the computed digest is logged and written to ``<dest>.sha256`` (``sha256sum`` format)
-    so it can be pinned.
+    other HTTP errors (404, 403, ...) and checksum mismatches fail at once (the downloaded bytes
+    are removed). When ``sha256`` is None a warning says the file is unverified, and (with
+    ``record``) the computed digest is written to ``<dest>.sha256`` (``sha256sum`` format) so it
+    can be pinned. A plain ``http://`` URL (other than a local server) is warned about.
 
     Args:
         url: http(s) address.
@@ -125,6 +146,10 @@ def download(
         retries: attempts in all (at least 1).
         timeout: seconds allowed for connecting and for each read.
         backoff: seconds waited after the first failed attempt; doubled after each further one.
+        record: with no ``sha256``, write ``<dest>.sha256`` (callers that keep a lock file
+            record the digest there instead).
+        sha256_source: where the expected ``sha256`` comes from, e.g. ``"pinned in
+            resources/downloads.yaml"``, added to the mismatch error.
 
     Returns:
         ``dest`` as a Path. When it already exists with the expected ``sha256`` (or exists and
@@ -143,6 +168,8 @@ def download(
         raise PlmscopeError(f"retries must be at least 1, got {retries}")
     if dest.is_dir():
         raise located(dest, "is a directory; expected a file path to download to")
+    if _is_plain_remote_http(url):
+        logger.warning("%s is plain http: only a sha256 check protects it in transit; prefer https", url)
     if dest.is_file():
         if sha256 is None:
             logger.info("%s exists; not downloading %s again (no sha256 to check it)", dest, url)
@@ -156,7 +183,7 @@ def download(
     reason = ""
     for attempt in range(1, retries + 1):
         try:
-            digest = _fetch_once(url, dest, sha256=sha256, md5=md5, timeout=timeout)
+            digest = _fetch_once(url, dest, sha256=sha256, md5=md5, timeout=timeout, source=sha256_source)
         except _Permanent as exc:
             reason = str(exc)
             break
@@ -172,7 +199,7 @@ def download(
             else:
                 reason = f"{reason}; gave up after {retries} attempts"
         else:
-            if sha256 is None:
+            if sha256 is None and record:
                 _record_digest(dest, digest)
             logger.info("downloaded %s to %s (sha256 %s)", url, dest, digest)
             return dest
@@ -283,6 +310,8 @@ def fetch(
 ) -> Path:
     """Download (and unpack) one named manifest entry into the cache directory.
 
+    The file is verified as :func:`download_entry` describes (pinned sha256, else the lock file).
+
     Args:
         name: manifest key, e.g. ``'tape_proteinnet'``.
         manifest: the YAML manifest.
@@ -303,14 +332,8 @@ def fetch(
         raise located(manifest, f"no download named {name!r} (known: {', '.join(entries)})")
     entry = entries[name]
     cache_dir = Path(cache_dir)
-    path = download(
-        entry.url,
-        cache_dir / entry.dest,
-        sha256=entry.sha256,
-        md5=entry.md5,
-        retries=retries,
-        timeout=timeout,
-        backoff=backoff,
+    path = download_entry(
+        entry, cache_dir / entry.dest, manifest=manifest, retries=retries, timeout=timeout, backoff=backoff
     )
     if entry.extract is None:
         return cache_dir / entry.target
@@ -319,6 +342,82 @@ def fetch(
         logger.info("%s exists; not unpacking %s again", unpacked, path)
         return unpacked
     return extract_tar(path, unpacked, strip_components=entry.strip_components)
+
+
+def lock_path(manifest: str | os.PathLike = DEFAULT_MANIFEST) -> Path:
+    """The lock file beside a manifest: ``downloads.yaml`` -> ``downloads.lock.yaml``."""
+    manifest = Path(manifest)
+    stem = manifest.name
+    for suffix in (".yaml", ".yml"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return manifest.with_name(f"{stem}.lock.yaml")
+
+
+def read_lock(lock: str | os.PathLike) -> dict[str, str]:
+    """Read a lock file (YAML ``name: sha256``); a missing file is an empty lock.
+
+    Raises:
+        PlmscopeError: the file is unreadable or holds anything but names mapped to sha256 digests.
+    """
+    lock = Path(lock)
+    try:
+        data = yaml.safe_load(lock.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise located(lock, f"cannot read the download lock file ({_describe(exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise located(lock, "expected a mapping of download names to sha256 digests")
+    locked = {}
+    for name, digest in data.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise located(lock, f"invalid download name {name!r}")
+        if not isinstance(digest, str) or not _SHA256.match(digest.lower()):
+            raise located(lock, f"entry {name!r}: sha256 must be 64 hex digits, got {digest!r}")
+        locked[name] = digest.lower()
+    return locked
+
+
+def download_entry(
+    entry: DownloadEntry,
+    dest: str | os.PathLike,
+    *,
+    manifest: str | os.PathLike = DEFAULT_MANIFEST,
+    retries: int = 3,
+    timeout: float = 60.0,
+    backoff: float = 2.0,
+) -> Path:
+    """Download one manifest entry to ``dest``, verified by SHA-256 (trust on first use).
+
+    The expected digest is the entry's ``sha256`` when pinned in the manifest, else the one the
+    lock file (:func:`lock_path`) recorded for the entry's name. With neither, the file is
+    downloaded (or an existing ``dest`` taken as it is), a loud warning says it was trusted
+    unverified, and its digest is recorded in the lock file, so every later download must match.
+    A mismatch is an error and the downloaded bytes are not kept.
+
+    Returns:
+        ``dest`` as a Path.
+
+    Raises:
+        PlmscopeError: the download failed or its digest differs from the pinned/recorded one.
+    """
+    dest, lock = Path(dest), lock_path(manifest)
+    if entry.sha256 is not None:
+        expected, source = entry.sha256, f"pinned in {manifest}"
+    else:
+        expected = read_lock(lock).get(entry.name)
+        source = f"recorded in {lock} on the first download" if expected else None
+    path = download(
+        entry.url, dest, sha256=expected, md5=entry.md5, retries=retries, timeout=timeout, backoff=backoff,
+        record=False, sha256_source=source,
+    )  # fmt: skip
+    if expected is None:
+        _record_lock(Path(manifest), lock, entry.name, sha256_of(path), path)
+    return path
 
 
 def run_download(
@@ -339,7 +438,9 @@ def run_download(
 
     * ``name``: fetch a manifest entry into ``cache_dir`` (see :func:`fetch`).
     * ``url`` and ``output``: download one file (see :func:`download`), checked against
-      ``sha256`` / ``md5`` when given.
+      ``sha256`` / ``md5`` when given. Without ``sha256``, a URL that belongs to a manifest
+      entry is verified like that entry (pinned sha256, else the lock file; see
+      :func:`download_entry`); this is how the Snakemake download rules call it.
     * ``extract`` and ``output``: unpack the archive ``extract`` into the directory ``output``.
 
     Returns:
@@ -360,11 +461,16 @@ def run_download(
     if output is None:
         raise PlmscopeError(f"{modes[0]} needs --output")
     if url is not None:
+        entry = None if sha256 else _entry_for_url(url, manifest)
+        if entry is not None:
+            return download_entry(entry, output, manifest=manifest, retries=retries, timeout=timeout)
         return download(url, output, sha256=sha256, md5=md5, retries=retries, timeout=timeout)
     return extract_tar(extract, output, strip_components=strip_components)
 
 
-def _fetch_once(url: str, dest: Path, *, sha256: str | None, md5: str | None, timeout: float) -> str:
+def _fetch_once(
+    url: str, dest: Path, *, sha256: str | None, md5: str | None, timeout: float, source: str | None = None
+) -> str:
     """One attempt: stream into a temp file beside ``dest``, check it, rename. Returns the sha256."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     try:
@@ -379,14 +485,14 @@ def _fetch_once(url: str, dest: Path, *, sha256: str | None, md5: str | None, ti
         raise _Transient(_describe(exc)) from None
 
     try:
-        return _stream(response, dest, sha256=sha256, md5=md5)
+        return _stream(response, dest, sha256=sha256, md5=md5, source=source)
     except OSError as exc:  # reading errors are already _Transient: this is the local file
         raise _Permanent(f"cannot write {dest}: {_describe(exc)}") from None
     finally:
         response.close()
 
 
-def _stream(response, dest: Path, *, sha256: str | None, md5: str | None) -> str:
+def _stream(response, dest: Path, *, sha256: str | None, md5: str | None, source: str | None = None) -> str:
     """Copy the body into a temp file beside ``dest``; rename it there only when it checks out."""
     with atomic_path(dest) as tmp:
         expected = _content_length(response)
@@ -410,7 +516,8 @@ def _stream(response, dest: Path, *, sha256: str | None, md5: str | None) -> str
         digests = {kind: hasher.hexdigest() for kind, hasher in hashers.items()}
         for kind, want in (("sha256", sha256), ("md5", md5)):
             if want is not None and digests[kind] != want:
-                raise _Permanent(f"{kind} mismatch: got {digests[kind]}, expected {want}")
+                origin = f" ({source})" if kind == "sha256" and source else ""
+                raise _Permanent(f"{kind} mismatch: got {digests[kind]}, expected {want}{origin}")
     return digests["sha256"]
 
 
@@ -428,7 +535,64 @@ def _record_digest(dest: Path, digest: str) -> None:
     sidecar = dest.with_name(dest.name + ".sha256")
     with atomic_path(sidecar) as tmp:
         tmp.write_text(f"{digest}  {dest.name}\n")
-    logger.info("no sha256 pinned for %s: computed %s (recorded in %s); pin it", dest, digest, sidecar)
+    logger.warning(
+        "WARNING: no sha256 given for %s: it was NOT verified; its sha256 is %s (written to %s):"
+        " check it and pass it with --sha256 from now on", dest, digest, sidecar,
+    )
+
+
+def _entry_for_url(url: str, manifest: str | os.PathLike) -> DownloadEntry | None:
+    """The manifest entry downloading ``url``, or None (also when there is no manifest file)."""
+    if not Path(manifest).is_file():
+        return None
+    return next((entry for entry in load_manifest(manifest).values() if entry.url == url), None)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (the manifest) while the lock file is updated."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: parallel downloads may race on the lock file
+        yield
+        return
+    with open(path, "rb") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _record_lock(manifest: Path, lock: Path, name: str, digest: str, path: Path) -> None:
+    """Add ``name: digest`` to the lock file (atomically) and warn loudly that it was trusted."""
+    with _exclusive(manifest):
+        locked = read_lock(lock)
+        if locked.get(name, digest) != digest:  # another process recorded it meanwhile
+            raise located(lock, f"entry {name!r}: {path} has sha256 {digest}, but {locked[name]} was recorded")
+        locked[name] = digest
+        body = "".join(f'"{key}": "{value}"\n' for key, value in locked.items())
+        fd, tmp = tempfile.mkstemp(prefix=f".{lock.name}.tmp-", dir=lock.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(_LOCK_HEADER.format(manifest=manifest.name) + body)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, lock)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    logger.warning(
+        "WARNING: %r has no sha256 pinned in %s: %s was trusted WITHOUT verification (first use);"
+        " its sha256 %s is now recorded in %s and every later download must match it."
+        " Check it against a trusted source and pin it in %s.",
+        name, manifest, path, digest, lock, manifest,
+    )
+
+
+def _is_plain_remote_http(url: str) -> bool:
+    """True for an ``http://`` URL to anything but a local server."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and (parts.hostname or "") not in _LOCAL_HOSTS
 
 
 def _digest_of(path: Path, kind: str) -> str:
@@ -475,6 +639,8 @@ def _parse_entry(manifest: Path, name, raw) -> DownloadEntry:
     url = raw.get("url")
     if not isinstance(url, str) or not _URL.match(url):
         raise located(manifest, f"{where}: url must be an http(s) address, got {url!r}")
+    if _is_plain_remote_http(url):
+        raise located(manifest, f"{where}: url must use https (plain http only for a local server), got {url!r}")
     dest = _relative_path(manifest, where, "dest", raw.get("dest"))
     digests = {}
     for kind, pattern in (("sha256", _SHA256), ("md5", _MD5)):
