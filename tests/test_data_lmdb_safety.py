@@ -122,7 +122,7 @@ def test_cli_refuses_a_malicious_record_exits_1_and_writes_nothing(tmp_path):
     out = tmp_path / "out.parquet"
     result = subprocess.run(
         [sys.executable, "-m", "plmscope.cli", "prepare", "--format", "tape-lmdb", str(path), "-o", str(out)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 1, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

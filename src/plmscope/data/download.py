@@ -8,22 +8,23 @@ first use, announced with a loud warning). A mismatch is an error and the file i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
-import contextlib
 import http.client
 import logging
 import os
 import re
 import socket
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.request
 import zlib
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Literal, get_args
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 import yaml

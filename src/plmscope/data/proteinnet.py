@@ -150,7 +150,7 @@ def _build_record(path: Path, number: int, sections: dict[str, _Section]) -> Pro
 
 
 def _read_ca(path: Path, label: str, sec: _Section, n: int) -> np.ndarray:
-    """Parse ``[TERTIARY]`` into ``(n, 3)`` float32 CA coordinates in Å."""
+    """Parse ``[TERTIARY]`` into ``(n, 3)`` float64 CA coordinates in Å."""
     if len(sec.rows) != 3:
         hint = " (truncated record?)" if len(sec.rows) < 3 else ""
         raise located(path, f"record {label}: [TERTIARY] has {len(sec.rows)} rows, expected 3 (x, y, z){hint}")
@@ -166,7 +166,8 @@ def _read_ca(path: Path, label: str, sec: _Section, n: int) -> np.ndarray:
             )
         axes.append(_floats(path, label, line_no, tokens))
     xyz = np.stack(axes, axis=1)  # (3n, 3)
-    return (xyz[_CA::_ATOMS_PER_RESIDUE] / _PICOMETRES_PER_ANGSTROM).astype(np.float32)
+    # float64 here: ProteinRecord converts to float32 and refuses a value that overflows it
+    return xyz[_CA::_ATOMS_PER_RESIDUE] / _PICOMETRES_PER_ANGSTROM
 
 
 def _floats(path: Path, label: str, line_no: int, tokens: list[str]) -> np.ndarray:

@@ -20,6 +20,7 @@ from Bio.PDB.DSSP import make_dssp_dict
 from Bio.PDB.MMCIF2Dict import MMCIF2Dict
 from Bio.PDB.Residue import Residue
 
+from plmscope.data.residues import STANDARD_AA
 from plmscope.data.table import ProteinRecord
 from plmscope.errors import located
 
@@ -56,8 +57,10 @@ def read_structure(
     """Read the protein chains of a PDB or mmCIF file (optionally gzipped).
 
     Only the first model is used. A chain becomes a record when it holds at least one standard
-    amino acid; waters and ligands are skipped, modified amino acids (e.g. MSE) take their
-    parent's letter, other polymer residues with a CA atom become ``X``. Residues without a CA
+    amino acid or a modified one (HETATM records such as MSE, selenomethionine, read as their
+    parent's letter, ``M``, as most structure tools do); waters and ligands are skipped, other
+    polymer residues with a CA atom become ``X``. A CA coordinate that overflows float32 is an
+    error naming the file and chain. Residues without a CA
     atom get NaN coordinates and ``valid`` False. ``sites`` holds the 0-based indices of the
     chain's residues named in SITE records (``_struct_site_gen`` in mmCIF), and is None when
     the file has no site annotation at all.
@@ -72,8 +75,9 @@ def read_structure(
         (just ``<PDB id or file stem>`` for a blank chain id), ``ca`` ``(L, 3)`` float32 Å.
 
     Raises:
-        PlmscopeError: the file is missing or unreadable, has no CA atom at all, has malformed
-            SITE records, or a requested chain is absent; with ``dssp``, see :func:`dssp_ss8`.
+        PlmscopeError: the file is missing or unreadable, has no CA atom or no protein chain
+            at all, has malformed SITE records or an overflowing coordinate, or a requested
+            chain is absent; with ``dssp``, see :func:`dssp_ss8`.
     """
     path = Path(path)
     if not dssp:
@@ -270,7 +274,7 @@ def _parse(path: Path, chains: Sequence[str] | None) -> list[_Chain]:
             if letter is not None:
                 residues.append(res)
                 letters.append(letter)
-        if not any(res.get_resname().strip().upper() in protein_letters_3to1 for res in residues):
+        if not any(letter in STANDARD_AA for letter in letters):  # e.g. only MSE (-> M) counts
             continue
         available.append(chain.id)
         if chains is not None and chain.id not in chains:
@@ -291,6 +295,8 @@ def _parse(path: Path, chains: Sequence[str] | None) -> list[_Chain]:
             source=f"{path}:chain {chain.id}",
         )
         out.append(_Chain(record, residues, chain.id))
+    if not available:
+        raise located(path, "no protein chain found (no chain holds a standard or modified amino acid)")
     _check_chains(path, chains, available)
     return out
 

@@ -67,7 +67,7 @@ class ProteinRecord:
         if n == 0:
             raise located(where, f"record {self.id!r} has an empty sequence")
         if self.ca is not None:
-            self.ca = np.asarray(self.ca, dtype=np.float32).reshape(-1, 3)
+            self.ca = _float32_coordinates(where, self.id, self.ca)
             if len(self.ca) != n:
                 raise located(where, f"record {self.id!r} has {len(self.ca)} coordinates for {n} residues")
             if self.valid is None:
@@ -76,6 +76,8 @@ class ProteinRecord:
             self.valid = np.asarray(self.valid, dtype=bool)
             if len(self.valid) != n:
                 raise located(where, f"record {self.id!r} has a mask of length {len(self.valid)} for {n} residues")
+            if self.ca is not None:  # NaN means "no coordinates": never valid
+                self.valid = self.valid & ~np.isnan(self.ca).any(axis=1)
         if self.ss8 is not None and len(self.ss8) != n:
             raise located(where, f"record {self.id!r} has {len(self.ss8)} secondary-structure labels for {n} residues")
         for name in ("sites", "ptms"):
@@ -85,6 +87,23 @@ class ProteinRecord:
                 if idx and (idx[0] < 0 or idx[-1] >= n):
                     raise located(where, f"record {self.id!r} has {name} index outside 0..{n - 1}")
                 setattr(self, name, idx)
+
+
+def _float32_coordinates(where: object, rid: str, values) -> np.ndarray:
+    """``values`` as ``(L, 3)`` float32; an infinite value, or one that overflows float32, is an error.
+
+    NaN stays (it marks a residue without coordinates).
+    """
+    raw = np.asarray(values)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ca = raw.astype(np.float32).reshape(-1, 3)
+    bad = np.isinf(ca)
+    if bad.any():
+        residue = int(np.argmax(bad.any(axis=1))) + 1
+        original = raw.reshape(-1, 3)[residue - 1][bad[residue - 1]][0]
+        why = "is infinite (or overflowed float32)" if np.isinf(original) else f"overflows float32 ({float(original):g})"
+        raise located(where, f"record {rid!r}: a CA coordinate of residue {residue} {why}")
+    return ca
 
 
 def records_to_table(records: Iterable[ProteinRecord]) -> pa.Table:
@@ -133,8 +152,8 @@ def read_proteins(path: str | Path) -> list[ProteinRecord]:
         ca = None if row["ca"] is None else np.array(
             [[np.nan] * 3 if c is None else c for c in row["ca"]], dtype=np.float32
         )
-        out.append(
-            ProteinRecord(
+        try:
+            record = ProteinRecord(
                 id=row["id"],
                 sequence=row["sequence"],
                 ca=ca,
@@ -144,5 +163,7 @@ def read_proteins(path: str | Path) -> list[ProteinRecord]:
                 ptms=row["ptms"],
                 source=row["source"] or "",
             )
-        )
+        except PlmscopeError as exc:  # name the table being read, not only the row's origin
+            raise located(path, str(exc)) from None
+        out.append(record)
     return out

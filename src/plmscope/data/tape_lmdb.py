@@ -5,8 +5,9 @@ from __future__ import annotations
 import _compat_pickle
 import io
 import pickle
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import lmdb
 import numpy as np
@@ -168,7 +169,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     Persistent ids and out-of-band buffers are refused too (pickle's defaults).
     """
 
-    def find_class(self, module: str, name: str) -> Any:  # noqa: D102 (pickle API)
+    def find_class(self, module: str, name: str) -> Any:
+        """Resolve ``module.name`` if it is allowed; raise :class:`ForbiddenGlobal` otherwise."""
         # Python 2 spellings (``__builtin__.set``, as protocols 0-2 write them) -> Python 3
         if (module, name) in _compat_pickle.NAME_MAPPING:
             module, name = _compat_pickle.NAME_MAPPING[(module, name)]
@@ -208,7 +210,7 @@ def _record(path: Path, key: str, item: Any) -> ProteinRecord:
 
 
 def _coordinates(path: Path, rid: str, item: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(L, 3)`` float32 CA coordinates (NaN outside the mask) and the ``(L,)`` mask."""
+    """Return ``(L, 3)`` float64 CA coordinates (NaN outside the mask) and the ``(L,)`` mask."""
     try:
         xyz = np.asarray(item["tertiary"], dtype=np.float64)
     except (TypeError, ValueError):
@@ -224,7 +226,7 @@ def _coordinates(path: Path, rid: str, item: dict, n: int) -> tuple[np.ndarray, 
     else:
         valid = np.ones(n, dtype=bool)
     valid &= np.isfinite(xyz).all(axis=1)
-    ca = xyz.astype(np.float32)
+    ca = xyz.copy()  # float64: ProteinRecord converts to float32 and refuses a value that overflows it
     ca[~valid] = np.nan
     return ca, valid
 
