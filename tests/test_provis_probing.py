@@ -161,3 +161,13 @@ def test_labels_center_of_gravity_and_schedule():
     assert provis_probe_center_of_gravity([1.0, 1.0, 2.0]) == pytest.approx(1.25)  # 0-based: layer 1 -> 0
     assert math.isnan(provis_probe_center_of_gravity([0.0, 0.0]))
     assert [warmup_linear(s, 2, 6) for s in range(7)] == [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0]
+
+
+def test_semantics_switch_for_probe_layers_and_gravity():
+    from plmscope.analysis.semantics import probe_center_of_gravity, probe_layers
+
+    assert probe_layers(3, semantics="provis") == [1, 2, 3]
+    assert probe_layers(3, semantics="plmscope") == [0, 1, 2, 3]
+    scores = {1: 1.0, 2: 1.0, 3: 2.0}
+    assert probe_center_of_gravity(scores, semantics="provis") == pytest.approx(1.25)
+    assert probe_center_of_gravity(scores, semantics="plmscope") == pytest.approx(2.25)

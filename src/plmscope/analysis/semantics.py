@@ -177,3 +177,29 @@ def gravity(table: pd.DataFrame, *, semantics: Semantics, min_count: float = 100
     from plmscope.analysis.gravity import gravity_table, layer_profiles
 
     return gravity_table(layer_profiles(table))
+
+
+def probe_layers(num_layers: int, *, semantics: Semantics) -> list[int]:
+    """Layers probed: provis the outputs of layers 1..N; plmscope also layer 0 (the embedding layer)."""
+    first = 1 if check_semantics(semantics) == "provis" else 0
+    return list(range(first, int(num_layers) + 1))
+
+
+def probe_center_of_gravity(scores_by_layer: Mapping[int, float], *, semantics: Semantics) -> float:
+    """Center of gravity of per-layer probe scores.
+
+    provis (``probing/report.py``): over layers 1..N, 0-based index (layer 1 -> 0), a missing layer
+    scores 0. plmscope: 1-based layer numbers over the layers given (layer 0 included when probed),
+    NaN scores skipped.
+    """
+    if check_semantics(semantics) == "provis":
+        from plmscope.analysis.provis_probing import provis_probe_center_of_gravity
+
+        n = max((int(k) for k in scores_by_layer), default=0)
+        return provis_probe_center_of_gravity([scores_by_layer.get(layer, 0.0) for layer in range(1, n + 1)])
+    layers = np.array(sorted(scores_by_layer), dtype=float)
+    s = np.array([scores_by_layer[int(k)] for k in layers], dtype=float)
+    seen = np.isfinite(s)
+    if not seen.any() or s[seen].sum() <= 0:
+        return float("nan")
+    return float((layers[seen] * s[seen]).sum() / s[seen].sum())
