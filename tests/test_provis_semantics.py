@@ -140,9 +140,8 @@ def _feature_values(item: dict, dataset: str, frm: int, to: int) -> dict[str, in
     elif dataset == "binding_sites":
         if item["site_indic"][to] == 1:
             values["binding_site_to"] = 1
-    elif dataset == "protein_modifications":
-        if item["mod_indic"][to] == 1:
-            values["protein_modification_to"] = 1
+    elif dataset == "protein_modifications" and item["mod_indic"][to] == 1:
+        values["protein_modification_to"] = 1
     return values
 
 
@@ -260,7 +259,7 @@ def setup():
 
 
 def test_the_table_exercises_every_case(setup):
-    records, _, attention, arrays, rows = setup
+    records, _, _attention, arrays, rows = setup
     assert any(r.ca is None for r in records) and any(r.sites is None for r in records)
     assert any(r.ss8 is None for r in records) and any(r.ptms is None for r in records)
     assert any(len(r.sequence) > 12 for r in records)
@@ -269,7 +268,7 @@ def test_the_table_exercises_every_case(setup):
 
 
 def test_sums_match_the_literal_provis_loops_for_every_head_and_feature(setup):
-    records, truncated, attention, arrays, rows = setup
+    _records, truncated, attention, arrays, rows = setup
     sums = provis_enrichment([rows], arrays, num_layers=LAYERS, num_heads=HEADS, theta=THETA)
     literal = _literal(truncated, attention)
     assert sums.features == FEATURES

@@ -38,14 +38,19 @@ The center of gravity under these definitions is :func:`provis_gravity_table`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from plmscope.analysis.enrichment import ATTENTION_COLUMNS, TABLE_COLUMNS, AttentionRowCounter
+from plmscope.analysis.enrichment import (
+    ATTENTION_COLUMNS,
+    TABLE_COLUMNS,
+    AttentionRowCounter,
+)
 from plmscope.analysis.features import (
     PAIR_FEATURES,
     FeatureArrays,

@@ -41,8 +41,9 @@ accumulated), so 5,000-protein splits fit on a workstation GPU or a CPU. torch i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -162,13 +163,13 @@ def provis_contact_precision(
     """
     if lengths is None:
         lengths = [np.asarray(m).shape[0] for m in label_matrices]
-    ks = [int(round(n / 5)) for n in lengths]
+    ks = [round(n / 5) for n in lengths]
     return provis_precision_at_k(score_matrices, label_matrices, ks)
 
 
 def provis_binding_site_precision(scores: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> float:
     """provis's binding-site precision@L/20: ``k = int(round(n_labelled / 20))`` per protein."""
-    ks = [int(round(int((np.asarray(y) != -1).sum()) / 20)) for y in labels]
+    ks = [round(int((np.asarray(y) != -1).sum()) / 20) for y in labels]
     return provis_precision_at_k(scores, labels, ks)
 
 

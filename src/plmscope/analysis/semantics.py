@@ -8,7 +8,8 @@ The definitions of both sides are tabulated in the README ("Semantics: provis vs
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal, Mapping, Sequence, get_args
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
