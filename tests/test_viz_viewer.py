@@ -72,6 +72,12 @@ def expected_pairs(rows: pd.DataFrame, record: ProteinRecord, layer: int, head: 
     return len(pairs)
 
 
+def expected_arrows(rows: pd.DataFrame, record: ProteinRecord, layer: int, head: int, threshold: float) -> int:
+    """Directed rows i -> j, i != j, both with coordinates, with a weight >= threshold (not symmetrised)."""
+    sel = rows[(rows["layer"] == layer) & (rows["head"] == head) & (rows.weight >= np.float32(threshold) - 1e-6)]
+    return sum(1 for i, j in zip(sel.i, sel.j) if i != j and record.valid[i] and record.valid[j])
+
+
 def write_dataset(root: Path, record: ProteinRecord, *, theta: float = 0.1) -> tuple[Path, Path]:
     """A protein table (toy, a second protein, one without coordinates) and an attention dataset."""
     other = ProteinRecord(id="other", sequence="ACDEFGH", ca=np.arange(21, dtype=float).reshape(7, 3) * 1.3,
@@ -384,8 +390,10 @@ def test_browser_draws_structure_sites_and_attention(tmp_path):
         assert "data-error" not in attrs and "data-blocked" not in attrs, attrs
         assert (attrs["data-ready"], attrs["data-head"]) == ("1", "head 2-3"), attrs
         assert int(attrs["data-pairs"]) == expected_pairs(rows, record, *SHOWN, threshold), attrs
+        assert int(attrs["data-arrows"]) == expected_arrows(rows, record, *SHOWN, threshold), attrs
         seen[name] = pixel_classes(shot)
     assert expected_pairs(rows, record, *SHOWN, 0.3) == 7 and expected_pairs(rows, record, *SHOWN, 1.0) == 0
+    assert expected_arrows(rows, record, *SHOWN, 0.3) == 8  # 2 -> 20 and 20 -> 2 are two arrows
     low, none = seen["low"], seen["none"]
     assert low["colours"] > 200, low  # a shaded 3D scene, not a blank canvas
     assert low["background"] < 0.97 * low["pixels"], low
@@ -407,6 +415,7 @@ def test_browser_follows_the_controls_and_blocks_requests(tmp_path):
     steps = "\n".join(f"set({layer}, {head}, {threshold});" for layer, head, threshold in states[1:])
     script = """<script>
       var seen = [document.body.getAttribute("data-pairs")];
+      var arrows = [document.body.getAttribute("data-arrows")];
       function set(layer, head, threshold) {
         var l = document.getElementById("layer"), h = document.getElementById("head");
         var s = document.getElementById("threshold");
@@ -414,9 +423,11 @@ def test_browser_follows_the_controls_and_blocks_requests(tmp_path):
         if (h.value !== String(head)) { h.value = String(head); h.dispatchEvent(new Event("change")); }
         if (s.value !== String(threshold)) { s.value = String(threshold); s.dispatchEvent(new Event("input")); }
         seen.push(document.body.getAttribute("data-pairs"));
+        arrows.push(document.body.getAttribute("data-arrows"));
       }
       STEPS
       document.body.setAttribute("data-seen", seen.join(","));
+      document.body.setAttribute("data-arrows-seen", arrows.join(","));
     </script>
     <img src="https://example.invalid/x.png"></body>""".replace("STEPS", steps)
     page.write_text(text.replace("</body>", script))
@@ -425,9 +436,36 @@ def test_browser_follows_the_controls_and_blocks_requests(tmp_path):
     want = [expected_pairs(rows, record, *state) for state in states]
     assert [int(n) for n in attrs["data-seen"].split(",")] == want
     assert want == [5, 7, 2, 2, 0, 1, 0]
+    assert [int(n) for n in attrs["data-arrows-seen"].split(",")] == [expected_arrows(rows, record, *st) for st in states]
+    assert int(attrs["data-arrows-seen"].split(",")[1]) == 8  # 2 -> 20 and 20 -> 2 both drawn at 0.3
     assert attrs["data-head"] == "head 3-1"
     # The page's policy blocks any request (here a planted image) and the page reports it.
     assert "example.invalid" in attrs.get("data-blocked", ""), attrs
+
+
+def test_browser_keeps_the_direction_of_attention(tmp_path):
+    """i -> j and j -> i draw different pictures (the cone sits at the attended-to residue)."""
+    chromium_executable()
+    record = helix_loop_strand()
+    record.sites = []
+    shots = {}
+    for name, (i, j) in (("forward", (2, 24)), ("backward", (24, 2))):
+        rows = pd.DataFrame({"layer": [1], "head": [2], "i": [i], "j": [j], "weight": [0.9]})
+        page = tmp_path / f"{name}.html"
+        page.write_text(page_for(record, rows.astype({"weight": "float32"})))
+        shots[name] = tmp_path / f"{name}.png"
+        attrs = body_attributes(browse(page, tmp_path, screenshot=shots[name]))
+        assert (attrs["data-arrows"], attrs["data-pairs"]) == ("1", "1"), attrs
+    from PIL import Image
+
+    def red_mask(path):
+        img = np.asarray(Image.open(path).convert("RGB"), dtype=int)[100:]
+        return (img[..., 0] > img[..., 1] + 60) & (img[..., 0] > img[..., 2] + 40)
+
+    forward, backward = red_mask(shots["forward"]), red_mask(shots["backward"])
+    assert forward.sum() > 300 and backward.sum() > 300
+    # A symmetrised drawing would give the same red pixels; the arrow heads sit at opposite ends.
+    assert (forward ^ backward).sum() > 0.2 * forward.sum()
 
 
 def test_browser_shows_a_real_structure(shared_data, tmp_path):

@@ -1,8 +1,9 @@
-"""Contact-prediction figures: precision by separation range, and predicted vs true contact maps."""
+"""Contact-prediction figures: precision by range, predicted vs true contact maps, predicted probability maps."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ def plot_precision_by_range(
         title: figure title.
 
     Returns:
-        The figure; bar heights are the table's precisions (missing values drawn as 0).
+        The figure; bar heights are the table's precisions in % (missing values are not drawn).
 
     Raises:
         PlmscopeError: the table lacks a column or has no row for the ranges.
@@ -54,16 +55,23 @@ def plot_precision_by_range(
     for ax, k in zip(axes, TOP_K):
         for n, method in enumerate(methods):
             sub = rows[(rows["method"] == method) & (rows["k"] == k)].set_index("range")
-            heights = [float(sub["precision"].get(r, np.nan)) for r in ranges]
-            ax.bar(x + (n - (len(methods) - 1) / 2) * width, np.nan_to_num(heights), width=width,
-                   color=colours[method], label=labels.get(method, method))  # fmt: skip
+            heights = 100 * np.array([float(sub["precision"].get(r, np.nan)) for r in ranges])
+            ok = np.isfinite(heights)
+            if ok.any():  # a method without any precision here is neither drawn nor in the legend
+                ax.bar((x + (n - (len(methods) - 1) / 2) * width)[ok], heights[ok], width=width,
+                       color=colours[method], label=labels.get(method, method))  # fmt: skip
         ax.set_xticks(x, list(ranges))
         ax.set_title(f"top {k}")
         ax.set_xlabel("sequence separation")
     top = np.nanmax(rows["precision"].to_numpy(dtype=float, na_value=np.nan), initial=0.0)
-    axes[0].set_ylim(0, min(1.0, max(0.05, 1.15 * top)))
-    axes[0].set_ylabel("mean precision")
-    axes[-1].legend(loc="upper right", fontsize="small")
+    axes[0].set_ylim(0, min(100.0, max(5.0, 115 * top)))
+    axes[0].set_ylabel("mean precision (%)")
+    handles: dict = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize="small")
     if title:
         fig.suptitle(title)
     return fig
@@ -93,7 +101,8 @@ def plot_contact_map(
         title: figure title.
 
     Returns:
-        The figure and, per method, its top pairs ``(i, j, correct)`` (best first).
+        The figure (residues numbered from 1 on the axes) and, per method, its top pairs
+        ``(i, j, correct)`` (0-based ``i``, ``j`` as given; best first).
     """
     if not 1 <= len(predictions) <= 2:
         raise PlmscopeError(f"plot_contact_map: give one or two methods, got {len(predictions)}")
@@ -104,8 +113,9 @@ def plot_contact_map(
     ax = fig.add_subplot()
     true = known[labels[known] == 1]
     grey = dict(marker="s", s=6, color="0.75", linewidths=0)
-    ax.scatter(j[true], i[true], **grey)
-    ax.scatter(i[true], j[true], **grey)
+    one = 1  # residues are drawn and labelled 1-based
+    ax.scatter(j[true] + one, i[true] + one, **grey)
+    ax.scatter(i[true] + one, j[true] + one, **grey)
     tops = {}
     handles = [Line2D([], [], marker="s", linestyle="", color="0.75", label="true contact")]
     for n, (method, scores) in enumerate(predictions.items()):
@@ -115,7 +125,7 @@ def plot_contact_map(
         top = known[np.argsort(-scores[known], kind="stable")[:n_top]]
         correct = labels[top] == 1
         tops[method] = (i[top], j[top], correct)
-        x, y = (j[top], i[top]) if n == 0 else (i[top], j[top])  # first method above the diagonal
+        x, y = (j[top] + one, i[top] + one) if n == 0 else (i[top] + one, j[top] + one)  # first method above
         ax.scatter(x[correct], y[correct], marker="o", s=10, color="tab:blue", linewidths=0)
         ax.scatter(x[~correct], y[~correct], marker="x", s=10, color="tab:red", linewidths=0.8)
         where = "upper" if n == 0 else "lower"
@@ -125,13 +135,97 @@ def plot_contact_map(
         Line2D([], [], marker="o", linestyle="", color="tab:blue", label="predicted, correct"),
         Line2D([], [], marker="x", linestyle="", color="tab:red", label="predicted, wrong"),
     ]
-    ax.plot([0, length - 1], [0, length - 1], color="0.85", linewidth=0.8)
-    ax.set_xlim(-0.5, length - 0.5)
-    ax.set_ylim(length - 0.5, -0.5)
+    ax.plot([1, length], [1, length], color="0.85", linewidth=0.8)
+    ax.set_xlim(0.5, length + 0.5)
+    ax.set_ylim(length + 0.5, 0.5)
     ax.set_aspect("equal")
-    ax.set_xlabel("residue j")
-    ax.set_ylabel("residue i")
+    ax.set_xlabel("residue j (from 1)")
+    ax.set_ylabel("residue i (from 1)")
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize="x-small", ncol=1)
     if title:
         ax.set_title(title)
     return fig, tops
+
+
+def plot_contact_probability_map(
+    probs: np.ndarray,
+    sequence: str,
+    out_png: str | Path,
+    *,
+    title: str | None = None,
+    min_separation: int = 6,
+    dpi: int = 150,
+) -> dict[str, Any]:
+    """Draw predicted contact probabilities of a sequence without structure and save it as a PNG.
+
+    The map shows ``max(p_ij, p_ji)`` in % for pairs at least ``min_separation`` apart (the band
+    closer to the diagonal is grey); the top ``L/5`` pairs are circled in the lower triangle only,
+    leaving the upper one unobstructed. Residues are numbered from 1; for up
+    to 60 residues the axes also show the letters.
+
+    Args:
+        probs: ``(L, L)`` probabilities in [0, 1] (symmetric or not: the map shows ``max(p_ij, p_ji)``);
+            NaN for unknown pairs.
+        sequence: the ``L`` residues.
+        out_png: PNG to write (atomically; parents created).
+        title: figure title (default: ``"predicted contact probability"``).
+        min_separation: pairs closer in sequence are not shown.
+        dpi: resolution.
+
+    Returns:
+        ``{"output", "length", "n_top", "top_pairs"}`` with ``top_pairs`` the circled pairs as
+        1-based ``(i, j, probability)``, best first.
+
+    Raises:
+        PlmscopeError: ``probs`` is not ``(L, L)`` for the sequence, or holds values outside [0, 1].
+    """
+    from plmscope.io import atomic_path
+
+    probs = np.asarray(probs, dtype=float)
+    length = len(sequence)
+    if probs.ndim != 2 or probs.shape != (length, length) or length == 0:
+        raise PlmscopeError(f"contact probabilities of shape {probs.shape} for a sequence of {length} residues")
+    finite = probs[np.isfinite(probs)]
+    if finite.size and (finite.min() < 0 or finite.max() > 1):
+        raise PlmscopeError(f"contact probabilities must lie in [0, 1], got {finite.min():.3g}..{finite.max():.3g}")
+    sym = np.fmax(probs, probs.T)
+    sep = np.abs(np.subtract.outer(np.arange(length), np.arange(length)))
+    shown = np.where(sep >= min_separation, sym, np.nan)
+    iu, ju = np.triu_indices(length, k=max(min_separation, 1))
+    score = shown[iu, ju]
+    ok = np.isfinite(score)
+    n_top = min(max(1, length // 5), int(ok.sum()))
+    order = np.argsort(-score[ok], kind="stable")[:n_top]
+    top_i, top_j, top_p = iu[ok][order], ju[ok][order], score[ok][order]
+
+    side = min(9.0, max(4.2, 3.0 + length / 60))
+    fig = Figure(figsize=(side + 1.0, side), layout="constrained")
+    ax = fig.add_subplot()
+    extent = (0.5, length + 0.5, length + 0.5, 0.5)
+    ax.imshow(np.where(sep < min_separation, 1.0, np.nan), cmap="Greys", vmin=0, vmax=4, extent=extent,
+              interpolation="nearest")  # fmt: skip
+    image = ax.imshow(np.ma.masked_invalid(100 * shown), cmap="Blues", vmin=0, vmax=100, extent=extent,
+                      interpolation="nearest")  # fmt: skip
+    ax.scatter(top_i + 1, top_j + 1, s=max(8.0, 3000.0 / length), facecolors="none", edgecolors="tab:red",
+               linewidths=0.9, label=f"top L/5 = {n_top} pairs (|i-j| \u2265 {min_separation})")  # fmt: skip
+    ax.set_xlim(0.5, length + 0.5)
+    ax.set_ylim(length + 0.5, 0.5)
+    if length <= 60:
+        ticks = np.arange(1, length + 1)
+        ax.set_xticks(ticks, [f"{a}\n{k}" if k % 5 == 0 or k == 1 else a for k, a in zip(ticks, sequence)],
+                      fontsize=6)  # fmt: skip
+        ax.set_yticks(ticks, [f"{k} {a}" if k % 5 == 0 or k == 1 else a for k, a in zip(ticks, sequence)], fontsize=6)
+    ax.set_xlabel("residue j (from 1)")
+    ax.set_ylabel("residue i (from 1)")
+    ax.legend(loc="upper right", fontsize="x-small")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="contact probability (%)")
+    ax.set_title(title or "predicted contact probability", fontsize="medium")
+    out_png = Path(out_png)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    return {
+        "output": str(out_png),
+        "length": length,
+        "n_top": int(n_top),
+        "top_pairs": [(int(i) + 1, int(j) + 1, float(p)) for i, j, p in zip(top_i, top_j, top_p)],
+    }

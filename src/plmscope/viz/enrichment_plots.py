@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Iterable
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 
 from plmscope.analysis.features import AMINO_ACID_FEATURES
 from plmscope.errors import PlmscopeError
 
+log = logging.getLogger(__name__)
+
 _CMAP = "Blues"
 _MASK_HATCH = "////"
+MASKED_LABEL = "masked (too few thresholded weights)"
+"""Legend text of the hatch drawn under masked heads."""
+
+
+class NothingToDraw(PlmscopeError):
+    """A feature has no unmasked head (or no annotated protein): its figures would be empty.
+
+    The message is the one-line note a report shows instead of the figure.
+    """
+
+
+def skip_reason(table: pd.DataFrame, feature: str) -> str | None:
+    """Why a feature's figures would be empty, as a one-line note; None when there is something to draw.
+
+    Args:
+        table: the enrichment table.
+        feature: feature name.
+
+    Returns:
+        ``"<feature>: no protein carries this annotation ..."`` when no residue pair is annotated
+        (background NaN or 0), ``"<feature>: every head is masked ..."`` when no head reached the
+        minimum count, else None.
+    """
+    rows = table[table["feature"] == feature]
+    if rows.empty:
+        raise PlmscopeError(f"enrichment table has no rows for feature {feature!r}")
+    background = _background(table, feature)
+    if not np.isfinite(background) or background <= 0:
+        return f"{feature}: no protein carries this annotation; no figure drawn"
+    if rows["masked"].astype(bool).all():
+        return f"{feature}: every head is masked (too few thresholded weights); no figure drawn"
+    return None
+
+
+def _mask_patch() -> Patch:
+    """The legend entry for the hatch drawn under masked cells."""
+    return Patch(facecolor="white", edgecolor="0.55", hatch=_MASK_HATCH, label=MASKED_LABEL)
 
 
 def heatmap_matrix(table: pd.DataFrame, feature: str) -> np.ndarray:
@@ -56,7 +98,13 @@ def plot_heatmap(table: pd.DataFrame, feature: str, *, title: str | None = None)
 
     Returns:
         The figure and the plotted ``(layers, heads)`` proportion matrix (fractions, NaN masked).
+
+    Raises:
+        NothingToDraw: every head is masked or no protein is annotated (see :func:`skip_reason`).
     """
+    reason = skip_reason(table, feature)
+    if reason:
+        raise NothingToDraw(reason)
     matrix = heatmap_matrix(table, feature)
     num_layers, num_heads = matrix.shape
     maxima = layer_max(matrix)
@@ -86,6 +134,8 @@ def plot_heatmap(table: pd.DataFrame, feature: str, *, title: str | None = None)
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     fig.colorbar(image, cax=cax, label="% attention")
+    if np.isnan(matrix).any():
+        fig.legend(handles=[_mask_patch()], loc="outside lower left", fontsize="small", frameon=False)
 
     shown = np.nan_to_num(100 * maxima, nan=0.0)
     bars.barh(np.arange(num_layers), shown, height=0.8, color="tab:blue")
@@ -112,10 +162,16 @@ def plot_top_heads(
 
     Returns:
         The figure and the plotted rows (label, proportion, ci_low, ci_high), best head first.
+
+    Raises:
+        NothingToDraw: every head is masked or no protein is annotated (see :func:`skip_reason`).
     """
     rows = table[(table["feature"] == feature)]
     if rows.empty:
         raise PlmscopeError(f"enrichment table has no rows for feature {feature!r}")
+    reason = skip_reason(table, feature)
+    if reason:
+        raise NothingToDraw(reason)
     top = rows[~rows["masked"].astype(bool)].sort_values("rank").head(top_k)
     top = top[["label", "layer", "head", "proportion", "ci_low", "ci_high"]].reset_index(drop=True)
     background = _background(table, feature)
@@ -123,22 +179,16 @@ def plot_top_heads(
     fig = Figure(figsize=(max(4.0, 1.0 + 0.55 * max(len(top), 1)), 3.6), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(top))
-    if len(top):
-        p = 100 * top["proportion"].to_numpy(dtype=float)
-        err = np.vstack([p - 100 * top["ci_low"].to_numpy(dtype=float), 100 * top["ci_high"].to_numpy(dtype=float) - p])
-        ax.bar(x, p, color="tab:blue", yerr=np.clip(err, 0, None), capsize=3, ecolor="0.2", label="head")
-        ax.set_xticks(x, top["label"].tolist(), rotation=45 if len(top) > 8 else 0)
-    else:
-        reason = "no head has enough attention" if np.isfinite(background) else "no protein carries this annotation"
-        ax.text(0.5, 0.5, reason, transform=ax.transAxes, ha="center", va="center")
-        ax.set_xticks([])
-    if np.isfinite(background):
-        ax.axhline(100 * background, color="k", linestyle="--", linewidth=1, label="background")
-    ax.set_xlabel("head (layer-head)")
+    p = 100 * top["proportion"].to_numpy(dtype=float)
+    err = np.vstack([p - 100 * top["ci_low"].to_numpy(dtype=float), 100 * top["ci_high"].to_numpy(dtype=float) - p])
+    ax.bar(x, p, color="tab:blue", yerr=np.clip(err, 0, None), capsize=3, ecolor="0.2", label="head (95% CI)")
+    ax.set_xticks(x, [f"{layer + 1}-{head + 1}" for layer, head in zip(top["layer"], top["head"])],
+                  rotation=45 if len(top) > 8 else 0)  # fmt: skip
+    ax.axhline(100 * background, color="k", linestyle="--", linewidth=1, label="background")
+    ax.set_xlabel("head (layer-head, from 1)")
     ax.set_ylabel("% attention")
     ax.set_ylim(bottom=0)
-    if len(top) or np.isfinite(background):
-        ax.legend(fontsize="small")
+    ax.legend(fontsize="small")
     ax.set_title(title or f"{feature}: top heads")
     return fig, top
 
@@ -167,7 +217,7 @@ def plot_amino_acids(table: pd.DataFrame, *, title: str | None = None) -> tuple[
     matrix = amino_acid_matrix(table)
     values = matrix.to_numpy(dtype=float)
     n_aa, num_layers = values.shape
-    fig = Figure(figsize=(min(14.0, 2.5 + 0.3 * num_layers), 1.2 + 0.25 * n_aa), layout="constrained")
+    fig = Figure(figsize=(min(14.0, 2.5 + 0.3 * num_layers), max(2.6, 1.4 + 0.25 * n_aa)), layout="constrained")
     ax = fig.add_subplot()
     ax.add_patch(
         Rectangle((-0.5, -0.5), num_layers, n_aa, facecolor="white", edgecolor="0.75", hatch=_MASK_HATCH,
@@ -181,8 +231,54 @@ def plot_amino_acids(table: pd.DataFrame, *, title: str | None = None) -> tuple[
     ax.set_xlabel("layer")
     ax.set_ylabel("amino acid (attended to)")
     fig.colorbar(image, ax=ax, label="max % attention in layer")
+    if np.isnan(values).any():
+        fig.legend(handles=[_mask_patch()], loc="outside lower left", fontsize="small", frameon=False)
     ax.set_title(title or "amino acids: max attention per layer")
     return fig, matrix
+
+
+def enrichment_figures(
+    table: pd.DataFrame,
+    features: Iterable[str],
+    *,
+    top_k: int = 10,
+    title_prefix: str = "",
+) -> tuple[list[tuple[str, Figure]], dict[str, str]]:
+    """The enrichment figures of several features, leaving out those with nothing to draw.
+
+    Per feature with an unmasked head: ``<feature>_heatmap`` and ``<feature>_top_heads``; plus
+    ``amino_acids_heatmap`` when amino-acid features with something to draw are among them. A
+    feature whose heads are all masked, or that no protein carries (e.g. PTM on the demo), gets no
+    figure but a one-line note, also logged at INFO.
+
+    Args:
+        table: the enrichment table.
+        features: features to draw, in order.
+        top_k: heads in the top-heads charts.
+        title_prefix: put before every title (e.g. ``"esm2_t6_8M_UR50D: "``).
+
+    Returns:
+        ``(figures, skipped)``: ``[(file stem, Figure), ...]`` and ``{feature: note}`` for the
+        features left out.
+    """
+    figures: list[tuple[str, Figure]] = []
+    skipped: dict[str, str] = {}
+    drawn: list[str] = []
+    for feature in features:
+        reason = skip_reason(table, feature)
+        if reason:
+            skipped[feature] = reason
+            log.info("%s", reason)
+            continue
+        drawn.append(feature)
+        figures.append((f"{feature}_heatmap", plot_heatmap(table, feature, title=f"{title_prefix}{feature}")[0]))
+        top_fig, _ = plot_top_heads(table, feature, top_k=top_k, title=f"{title_prefix}{feature}: top heads")
+        figures.append((f"{feature}_top_heads", top_fig))
+    amino = [f for f in drawn if f in AMINO_ACID_FEATURES]
+    if amino:
+        title = f"{title_prefix}amino acids: max attention per layer"
+        figures.append(("amino_acids_heatmap", plot_amino_acids(table[table["feature"].isin(amino)], title=title)[0]))
+    return figures, skipped
 
 
 def _dims(table: pd.DataFrame) -> tuple[int, int]:

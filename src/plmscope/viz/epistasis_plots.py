@@ -31,7 +31,7 @@ def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def plot_energy_by_order(energy: pd.DataFrame, *, title: str | None = None) -> Figure:
-    """Share of the variance at each interaction order, one panel per site set, one bar per method.
+    """Share of the variance (%) at each interaction order, one panel per site set, one bar per method.
 
     Args:
         energy: long table with columns ``site_set``, ``method``, ``order`` (>= 1) and
@@ -57,14 +57,14 @@ def plot_energy_by_order(energy: pd.DataFrame, *, title: str | None = None) -> F
         orders = np.arange(1, int(sub["order"].max()) + 1)
         for k, method in enumerate(methods):
             values = sub[sub["method"] == method].set_index("order")["fraction"]
-            heights = [float(values.get(o, 0.0)) for o in orders]
+            heights = [100 * float(values.get(o, 0.0)) for o in orders]
             ax.bar(orders + (k - (len(methods) - 1) / 2) * width, heights, width=width, color=colours[method],
                    label=method)  # fmt: skip
         ax.set_xticks(orders)
         ax.set_xlabel("interaction order")
         ax.set_title(str(site_set))
-    axes[0].set_ylabel("share of variance")
-    axes[0].set_ylim(0, 1.05)
+    axes[0].set_ylabel("% of variance")
+    axes[0].set_ylim(0, 105)
     axes[-1].legend(fontsize="small")
     if title:
         fig.suptitle(title)
@@ -74,7 +74,7 @@ def plot_energy_by_order(energy: pd.DataFrame, *, title: str | None = None) -> F
 def plot_pair_energy(
     matrices: Mapping[str, np.ndarray], labels: Sequence[str], *, title: str | None = None
 ) -> Figure:
-    """Heatmaps of the pairwise interaction energy between sites, one panel per method, one colour scale.
+    """Heatmaps of the pairwise interaction energy (% of variance) between sites, one panel per method, one colour scale.
 
     Args:
         matrices: method -> ``(n, n)`` symmetric matrix with zero diagonal (e.g.
@@ -96,7 +96,7 @@ def plot_pair_energy(
         matrix = np.asarray(matrix, dtype=float)
         if matrix.shape != (n, n):
             raise PlmscopeError(f"pair energy: {method} needs an ({n}, {n}) matrix for {n} labels, got {matrix.shape}")
-        arrays[method] = matrix
+        arrays[method] = 100 * matrix
     top = max(float(np.nanmax(m)) if m.size else 0.0 for m in arrays.values()) or 1.0
     side = 1.0 + 0.4 * n
     fig = Figure(figsize=(side * len(arrays) + 1.2, side + 0.9), layout="constrained")
@@ -106,14 +106,17 @@ def plot_pair_energy(
         ax.set_xticks(range(n), list(labels), rotation=90)
         ax.set_yticks(range(n), list(labels))
         ax.set_title(method)
-    fig.colorbar(image, ax=list(axes), label="pairwise energy / variance")
+    fig.colorbar(image, ax=list(axes), label="pairwise energy, % of variance")
     if title:
         fig.suptitle(title)
     return fig
 
 
 def plot_sparsity_ruggedness(spectrum: pd.DataFrame, *, title: str | None = None) -> Figure:
-    """Every (site set, method) as a point at (ruggedness E[k], sparsity S5).
+    """Every (site set, method) as a point at (ruggedness E[k], sparsity S5 in %).
+
+    The points of one site set are joined by a faint line and labelled once, labels placed
+    without overlapping each other or the markers (site sets at the same place share a label).
 
     Args:
         spectrum: table with columns ``site_set``, ``method``, ``ruggedness`` and ``s5``.
@@ -128,25 +131,85 @@ def plot_sparsity_ruggedness(spectrum: pd.DataFrame, *, title: str | None = None
     _require(spectrum, ("site_set", "method", "ruggedness", "s5"), "spectrum")
     methods = list(pd.unique(spectrum["method"]))
     colours = _colours(methods)
-    fig = Figure(figsize=(4.8, 3.8), layout="constrained")
+    fig = Figure(figsize=(5.4, 4.2), layout="constrained")
     ax = fig.subplots()
     for method in methods:
         sub = spectrum[spectrum["method"] == method]
-        ax.scatter(sub["ruggedness"], sub["s5"], color=colours[method], marker=METHOD_MARKERS.get(method, "o"),
-                   s=50, label=method, zorder=3, alpha=0.85)  # fmt: skip
-    labelled = spectrum.drop_duplicates(subset=["site_set", "ruggedness", "s5"])
-    for _, row in labelled.iterrows():  # one label per distinct point
-        ax.annotate(str(row["site_set"]), (row["ruggedness"], row["s5"]), fontsize="x-small",
-                    xytext=(5, 4), textcoords="offset points")  # fmt: skip
+        ax.scatter(sub["ruggedness"], 100 * sub["s5"].astype(float), color=colours[method],
+                   marker=METHOD_MARKERS.get(method, "o"), s=50, label=method, zorder=3, alpha=0.85)  # fmt: skip
     ax.set_xlabel("ruggedness E[k] (energy-weighted mean order)")
-    ax.set_ylabel("sparsity S5 (share of large low-order coefficients)")
+    ax.set_ylabel("sparsity S5 (% of low-order coefficients that are large)")
     ax.set_xlim(left=min(1.0, float(np.nanmin(spectrum["ruggedness"])) - 0.05) if len(spectrum) else 1.0)
-    ax.set_ylim(bottom=0)
+    top = float(np.nanmax(100 * spectrum["s5"].to_numpy(float))) if len(spectrum) else 0.0
+    ax.set_ylim(0, max(top, 1e-3) * 1.25)  # headroom for labels above the highest point
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="lower left")
     if title:
         ax.set_title(title, fontsize="medium")
+    # One label per site set, at the mean of its methods' points, which a faint line joins.
+    anchors = []
+    for site_set, sub in spectrum.groupby("site_set", sort=False):
+        x, y = sub["ruggedness"].to_numpy(float), 100 * sub["s5"].to_numpy(float)
+        if len(sub) > 1:
+            order = np.argsort(x, kind="stable")
+            ax.plot(x[order], y[order], color="0.6", linewidth=0.7, zorder=2)
+        anchors.append((float(np.nanmean(x)), float(np.nanmean(y)), str(site_set)))
+    _place_labels(ax, *(np.array([a[k] for a in anchors]) for k in (0, 1)), [a[2] for a in anchors])
     return fig
+
+
+_LABEL_OFFSETS = [(6, 4), (6, -10), (-6, 4), (-6, -10), (0, 9), (0, -14), (12, 12), (12, -18), (-12, 12),
+                  (-12, -18), (0, 20), (0, -24), (20, 0), (-20, 0), (0, 32), (0, -36)]  # fmt: skip
+"""Candidate label positions (points) around a marker, tried in order."""
+
+
+def _place_labels(ax, x: np.ndarray, y: np.ndarray, labels: Sequence[str]) -> None:
+    """Label each distinct point of a scatter without overlaps.
+
+    Labels of points drawn at the same place are joined (``"a, b"``); each label takes the first
+    offset of :data:`_LABEL_OFFSETS` whose text box overlaps no placed label, no marker and stays
+    inside the axes (the first offset when none is free).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = ax.figure
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()  # fixes the layout, so that display coordinates are final
+    renderer = fig.canvas.get_renderer()
+    groups: dict[tuple[float, float], list[str]] = {}
+    for xi, yi, label in zip(x, y, labels):
+        if np.isfinite(xi) and np.isfinite(yi):
+            names = groups.setdefault((round(float(xi), 6), round(float(yi), 6)), [])
+            if label not in names:
+                names.append(label)
+    points = ax.transData.transform(np.array(list(groups), dtype=float).reshape(-1, 2))
+    frame = ax.get_window_extent(renderer)
+    radius = 6.0 * fig.dpi / 72  # half a marker (s=50 -> about 7 pt wide)
+    taken: list = []
+    from matplotlib.transforms import Bbox
+
+    drawn = np.vstack([c.get_offsets() for c in ax.collections]) if ax.collections else np.empty((0, 2))
+    markers = [Bbox.from_extents(px - radius, py - radius, px + radius, py + radius)
+               for px, py in ax.transData.transform(drawn)]  # fmt: skip
+    for ((xi, yi), names), (px, py) in zip(groups.items(), points):
+        text = ", ".join(names)
+        choice = None
+        for dx, dy in _LABEL_OFFSETS:
+            annotation = ax.annotate(text, (xi, yi), xytext=(dx, dy), textcoords="offset points",
+                                     fontsize="x-small", ha="left" if dx > 0 else "right" if dx < 0 else "center")
+            box = annotation.get_window_extent(renderer)
+            free = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+            free = free and not any(box.overlaps(b) for b in taken) and not any(box.overlaps(m) for m in markers)
+            if free:
+                choice = (annotation, box)
+                break
+            annotation.remove()
+        if choice is None:
+            annotation = ax.annotate(text, (xi, yi), xytext=_LABEL_OFFSETS[0], textcoords="offset points",
+                                     fontsize="x-small")  # fmt: skip
+            choice = (annotation, annotation.get_window_extent(renderer))
+        taken.append(choice[1])
 
 
 def plot_predicted_vs_true(

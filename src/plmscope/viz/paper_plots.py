@@ -57,32 +57,60 @@ def plot_layer_profiles(profiles: pd.DataFrame, gravity: pd.DataFrame, *, title:
     return fig
 
 
+FACET_ABOVE = 6
+"""plot_layer_max draws more features than this as small multiples (one panel each) instead of one chart."""
+
+
 def plot_layer_max(profiles: pd.DataFrame, features: Sequence[str], *, title: str | None = None) -> Figure:
-    """One line per feature: the highest head proportion (percent) in each layer.
+    """The highest head proportion (percent) in each layer, per feature.
+
+    Up to :data:`FACET_ABOVE` features share one chart (one line each); more (e.g. the 20 amino
+    acids) are drawn as small multiples, 5 panels a row with shared axes, each titled with its
+    feature (the one-letter code for amino acids), so no line hides another.
 
     Args:
-        profiles: from :func:`plmscope.analysis.gravity.layer_profiles`.
-        features: features to draw (one line each, in this order).
+        profiles: from :func:`plmscope.analysis.gravity.layer_profiles` (``layer_number`` 1-based).
+        features: features to draw, in this order.
         title: figure title.
     """
     features = [f for f in features if (profiles["feature"] == f).any()]
     if not features:
         raise PlmscopeError("no feature to draw in the per-layer maximum chart")
     num_layers = int(profiles["layer_number"].max())
-    fig = Figure(figsize=(6.0 if len(features) > 10 else 5.0, 3.6), layout="constrained")
+    name = {f: (f[-1] if f in AMINO_ACID_FEATURES else f) for f in features}
+    if len(features) > FACET_ABOVE:
+        cols = 5
+        rows = -(-len(features) // cols)
+        fig = Figure(figsize=(1.9 * cols + 0.6, 1.45 * rows + 0.7), layout="constrained")
+        axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
+        for ax, feature in zip(axes, features):
+            part = profiles[profiles["feature"] == feature].sort_values("layer_number")
+            ax.plot(part["layer_number"], 100 * part["max_proportion"].to_numpy(dtype=float), marker=".",
+                    markersize=3, color="tab:blue", linewidth=1)  # fmt: skip
+            ax.set_title(name[feature], fontsize=8, pad=2)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+        for ax in axes[len(features) :]:
+            ax.set_visible(False)
+        axes[0].set_xticks(_ticks(num_layers, most=6))
+        axes[0].set_xlim(0.5, num_layers + 0.5)
+        axes[0].set_ylim(bottom=0)
+        fig.supxlabel("layer", fontsize=9)
+        fig.supylabel("max % attention over heads", fontsize=9)
+        fig.suptitle(title or "per-layer maximum", fontsize=9)
+        return fig
+    fig = Figure(figsize=(5.0, 3.6), layout="constrained")
     ax = fig.add_subplot()
-    colors = _colors(len(features))
-    for color, feature in zip(colors, features):
+    for color, feature in zip(_colors(len(features)), features):
         part = profiles[profiles["feature"] == feature].sort_values("layer_number")
-        label = feature[-1] if feature in AMINO_ACID_FEATURES else feature
         ax.plot(part["layer_number"], 100 * part["max_proportion"].to_numpy(dtype=float), marker=".",
-                markersize=4, color=color, label=label)  # fmt: skip
+                markersize=4, color=color, label=name[feature])  # fmt: skip
     ax.set_xticks(_ticks(num_layers))
     ax.set_xlim(0.5, num_layers + 0.5)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("layer")
     ax.set_ylabel("max % attention over heads")
-    ax.legend(fontsize="x-small", ncol=2 if len(features) > 10 else 1, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.set_title(title or "per-layer maximum", fontsize=9)
     return fig
 
@@ -149,7 +177,7 @@ def plot_probing(table: pd.DataFrame, *, title: str | None = None) -> Figure:
             ax.plot(rows["layer"], rows["chance"], color="0.5", linestyle="--", linewidth=1, label="chance")
         ax.set_title(task, fontsize=9)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("layer")
+        ax.set_xlabel("layer (0 = embeddings)" if (part["layer"] == 0).any() else "layer")
         ax.set_ylabel(str(part["metric"].iloc[0]), fontsize=8)
         ax.set_ylim(0, 1)
         ax.tick_params(labelsize=7)

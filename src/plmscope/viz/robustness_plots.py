@@ -19,6 +19,36 @@ CONDITION_STYLE: dict[str, dict] = {
 """Colour and legend text of each condition."""
 
 
+def _head_label(rows: pd.DataFrame) -> str:
+    """1-based ``"layer-head"`` of the first row (from ``layer``/``head`` when present, else ``label``)."""
+    if {"layer", "head"} <= set(rows.columns) and pd.notna(rows["layer"].iloc[0]) and pd.notna(rows["head"].iloc[0]):
+        return f"{int(rows['layer'].iloc[0]) + 1}-{int(rows['head'].iloc[0]) + 1}"
+    return str(rows["label"].iloc[0]) if "label" in rows.columns else "?"
+
+
+def _figure_legend(fig: Figure, axes: Sequence) -> None:
+    """One legend for the figure with every labelled artist actually drawn in any panel (no duplicates)."""
+    handles: dict[str, object] = {}
+    for ax in axes:
+        if not ax.get_visible():
+            continue
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if not label.startswith("_"):
+                handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 4),
+                   fontsize="small", frameon=False)  # fmt: skip
+
+
+def _note(ax, lines: list[str]) -> None:
+    """Write what was not drawn in a panel (e.g. a condition without thresholded attention)."""
+    if lines:
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, low + 1.18 * (high - low))  # headroom so the note does not cover data
+        ax.text(0.98, 0.97, "\n".join(lines), transform=ax.transAxes, ha="right", va="top", fontsize="x-small",
+                color="0.35")  # fmt: skip
+
+
 def _grid(n: int, *, width: float, height: float) -> tuple[Figure, np.ndarray]:
     cols = min(n, 3)
     rows = math.ceil(n / cols)
@@ -46,7 +76,8 @@ def plot_null_models(
         title: figure title.
 
     Returns:
-        The figure; a missing proportion (no thresholded attention) is drawn as an empty bar.
+        The figure (% attention; heads labelled 1-based ``layer-head``); a condition without
+        thresholded attention is named in a note in the panel, not drawn and not in the legend.
 
     Raises:
         PlmscopeError: the table lacks a needed column or has no row for the features.
@@ -64,27 +95,33 @@ def plot_null_models(
     for ax, feature in zip(axes, features):
         rows = table[table["feature"] == feature].sort_values("rank")
         x = np.arange(len(rows))
+        missing = []
         for n, condition in enumerate(conditions):
             style = CONDITION_STYLE.get(condition, {"color": f"C{n}", "label": condition})
-            value = rows[f"proportion_{condition}"].to_numpy(dtype=float, na_value=np.nan)
+            value = 100 * rows[f"proportion_{condition}"].to_numpy(dtype=float, na_value=np.nan)
             offset = x + (n - (len(conditions) - 1) / 2) * width
-            label = style["label"] + (" (no weight >= threshold)" if np.isnan(value).all() else "")
-            ax.bar(offset, np.nan_to_num(value), width=width, color=style["color"], label=label)
+            drawn = np.isfinite(value)
+            if not drawn.any():  # nothing to draw: say so in the panel, not in the legend
+                missing.append(f"{style['label']}: no weight >= threshold")
+                continue
+            ax.bar(offset[drawn], value[drawn], width=width, color=style["color"], label=style["label"])
             low, high = f"ci_low_{condition}", f"ci_high_{condition}"
             if low in rows.columns and high in rows.columns:
-                lo = rows[low].to_numpy(dtype=float, na_value=np.nan)
-                hi = rows[high].to_numpy(dtype=float, na_value=np.nan)
-                ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(value)
+                lo = 100 * rows[low].to_numpy(dtype=float, na_value=np.nan)
+                hi = 100 * rows[high].to_numpy(dtype=float, na_value=np.nan)
+                ok = np.isfinite(lo) & np.isfinite(hi) & drawn
                 err = np.vstack([np.clip(value - lo, 0, None), np.clip(hi - value, 0, None)])[:, ok]
                 ax.errorbar(offset[ok], value[ok], yerr=err, fmt="none", ecolor="k", elinewidth=0.8, capsize=2)
         background = float(rows["background"].iloc[0]) if len(rows) else np.nan
         if np.isfinite(background):
-            ax.axhline(background, color="k", linestyle="--", linewidth=1, label="background")
-        ax.set_xticks(x, rows["label"].tolist(), rotation=45, fontsize="small")
+            ax.axhline(100 * background, color="k", linestyle="--", linewidth=1, label="background")
+        ax.set_xticks(x, [_head_label(rows.iloc[[k]]) for k in range(len(rows))], rotation=45, fontsize="small")
         ax.set_title(feature)
-        ax.set_xlabel("top heads of the pretrained model")
-        ax.set_ylabel("proportion of attention")
-    axes[0].legend(fontsize="x-small", loc="best")
+        ax.set_xlabel("top heads of the pretrained model (layer-head)")
+        ax.set_ylabel("% attention")
+        ax.set_ylim(bottom=0)
+        _note(ax, missing)
+    _figure_legend(fig, axes)
     if title:
         fig.suptitle(title)
     return fig
@@ -106,7 +143,9 @@ def plot_threshold_sweep(
         title: figure title.
 
     Returns:
-        The figure (thresholds where a condition has no thresholded attention leave gaps).
+        The figure (% attention); panels are titled with the real model's rank-1 head (1-based
+        ``layer-head``); thresholds where a condition has no thresholded attention leave gaps, and
+        a condition with none at any threshold is named in a note instead of the legend.
     """
     needed = ["condition", "threshold", "feature", "rank", "proportion", "background"]
     missing = [c for c in needed if c not in sweep.columns]
@@ -120,20 +159,24 @@ def plot_threshold_sweep(
     fig, axes = _grid(len(features), width=3.6, height=2.8)
     for ax, feature in zip(axes, features):
         rows = top[top["feature"] == feature]
-        label = rows["label"].iloc[0] if "label" in rows.columns else ""
+        missing = []
         for n, condition in enumerate(conditions):
             style = CONDITION_STYLE.get(condition, {"color": f"C{n}", "label": condition})
             line = rows[rows["condition"] == condition].sort_values("threshold")
-            value = line["proportion"].to_numpy(dtype=float, na_value=np.nan)
-            label = style["label"] + (" (no weight >= threshold)" if np.isnan(value).all() else "")
-            ax.plot(line["threshold"], value, marker="o", color=style["color"], label=label)
+            value = 100 * line["proportion"].to_numpy(dtype=float, na_value=np.nan)
+            if not np.isfinite(value).any():  # nothing to draw: say so in the panel, not in the legend
+                missing.append(f"{style['label']}: no weight >= threshold")
+                continue
+            ax.plot(line["threshold"], value, marker="o", color=style["color"], label=style["label"])
         background = float(rows["background"].iloc[0])
         if np.isfinite(background):
-            ax.axhline(background, color="k", linestyle="--", linewidth=1, label="background")
-        ax.set_title(f"{feature} (head {label})")
+            ax.axhline(100 * background, color="k", linestyle="--", linewidth=1, label="background")
+        ax.set_title(f"{feature} (head {_head_label(rows)})")
         ax.set_xlabel("attention threshold")
-        ax.set_ylabel("proportion")
-    axes[0].legend(fontsize="x-small", loc="best")
+        ax.set_ylabel("% attention")
+        ax.set_ylim(bottom=0)
+        _note(ax, missing)
+    _figure_legend(fig, axes)
     if title:
         fig.suptitle(title)
     return fig

@@ -1,4 +1,4 @@
-"""A standalone, offline HTML page showing one protein's attention heads as cylinders on its 3D structure."""
+"""A standalone, offline HTML page showing one protein's attention heads as arrows on its 3D structure."""
 
 from __future__ import annotations
 
@@ -161,13 +161,15 @@ def render_viewer_html(
     num_heads: int,
     min_weight: float | None = None,
 ) -> str:
-    """A self-contained HTML page: the structure as a cartoon and one head's attention as cylinders.
+    """A self-contained HTML page: the structure as a cartoon and one head's attention as arrows.
 
     Every head's rows are embedded, so the page can switch head (layer and head drop-downs) and
-    threshold (slider) without a server or network: 3Dmol.js is inlined. Each residue pair
-    ``{i, j}`` with ``i != j`` whose attention (the larger of ``i -> j`` and ``j -> i``) is at
-    least the threshold is drawn as a cylinder between the CA atoms with radius proportional to
-    the weight; binding-site residues are drawn as spheres. The URL fragment
+    threshold (slider) without a server or network: 3Dmol.js is inlined. Each row ``i -> j``
+    with ``i != j`` and a weight at least the threshold is drawn as an arrow from the CA of ``i``
+    (the attending residue) to the CA of ``j`` (the attended-to residue, cone end), radius
+    proportional to the weight; attention is not symmetrised, so a pair attending both ways shows
+    two cones. Binding-site residues are drawn as spheres. ``<body>`` gets ``data-arrows``
+    (directed rows drawn) and ``data-pairs`` (distinct residue pairs among them). The URL fragment
     ``#layer=L&head=H&threshold=T`` (1-based layer and head, as in enrichment labels) selects the
     view and is updated when the controls change.
 
@@ -306,7 +308,7 @@ _TEMPLATE = """<!DOCTYPE html>
   <label>Threshold <input id="threshold" type="range" max="1" step="0.01">
     <output id="threshold-value"></output></label>
   <span id="status">loading&hellip;</span>
-  <span><span class="pair">&#9644;</span> attention (radius &prop; weight)
+  <span><span class="pair">&#9644;&#9654;</span> residue i attends to j (cone at j, radius &prop; weight)
         <span class="site">&#9679;</span> binding site
         <span class="helix">&#9644;</span> helix <span class="strand">&#9644;</span> strand</span>
 </div>
@@ -412,45 +414,54 @@ _APP_JS = r"""
   });
   viewer.zoomTo();
 
-  function pairs() {
+  // Directed edges i -> j (i != j, both with coordinates) at or above the threshold: "i,j" -> weight.
+  function edges() {
     var rows = data.heads[state.layer + "-" + state.head];
-    var best = {};
-    if (!rows) { return best; }
+    var out = {};
+    if (!rows) { return out; }
     var cut = state.threshold * data.scale - 1e-6;
     for (var k = 0; k < rows.w.length; k++) {
       var i = rows.i[k], j = rows.j[k], w = rows.w[k];
       if (i === j || w < cut || !(i in atomOf) || !(j in atomOf)) { continue; }
-      var key = i < j ? i + "," + j : j + "," + i;
-      if (!(key in best) || best[key] < w) { best[key] = w; }
+      out[i + "," + j] = w;
     }
-    return best;
+    return out;
   }
 
+  // The arrow stops short of residue j's CA so that its cone stays visible beside a site sphere.
+  var TIP_GAP = 1.2;  // Angstrom
   function redraw() {
     layerSel.value = String(state.layer);
     headSel.value = String(state.head);
     slider.value = String(state.threshold);
     sliderValue.textContent = state.threshold.toFixed(2);
     viewer.removeAllShapes();
-    var best = pairs();
-    var keys = Object.keys(best);
+    var directed = edges();
+    var keys = Object.keys(directed), pairs = {};
     var shapes = {};
     keys.forEach(function (key) {
-      var ij = key.split(","), a = atomOf[ij[0]], b = atomOf[ij[1]], w = best[key] / data.scale;
+      var ij = key.split(","), a = atomOf[ij[0]], b = atomOf[ij[1]], w = directed[key] / data.scale;
+      pairs[Math.min(+ij[0], +ij[1]) + "," + Math.max(+ij[0], +ij[1])] = true;
       var bin = Math.min(COLOUR_BINS - 1, Math.floor(w * COLOUR_BINS));
       if (!(bin in shapes)) { shapes[bin] = viewer.addShape({ color: colour((bin + 0.5) / COLOUR_BINS) }); }
-      shapes[bin].addCylinder({
-        start: { x: a.x, y: a.y, z: a.z }, end: { x: b.x, y: b.y, z: b.z },
-        radius: MAX_RADIUS * w, fromCap: 2, toCap: 2
+      var dx = b.x - a.x, dy = b.y - a.y, dz = b.z - a.z, d = Math.sqrt(dx * dx + dy * dy + dz * dz) || 1;
+      var f = Math.max(0.5, (d - TIP_GAP) / d);
+      // Cylinder from i, cone (head) pointing at j: the direction of attention stays visible, and a
+      // pair attending both ways shows two heads.
+      shapes[bin].addArrow({
+        start: { x: a.x, y: a.y, z: a.z }, end: { x: a.x + f * dx, y: a.y + f * dy, z: a.z + f * dz },
+        radius: Math.max(0.08, MAX_RADIUS * w), radiusRatio: 2.2, mid: Math.max(0.5, 1 - 2.5 / d)
       });
     });
     viewer.render();
+    var nPairs = Object.keys(pairs).length;
     var label = "head " + (state.layer + 1) + "-" + (state.head + 1);
-    status.textContent = label + ": " + keys.length + " residue pair" + (keys.length === 1 ? "" : "s") +
-      " with attention \u2265 " + state.threshold.toFixed(2) +
+    status.textContent = label + ": " + keys.length + " arrow" + (keys.length === 1 ? "" : "s") + " i \u2192 j on " +
+      nPairs + " residue pair" + (nPairs === 1 ? "" : "s") + " with attention \u2265 " + state.threshold.toFixed(2) +
       (data.has_sites ? "; " + data.sites.length + " binding-site residue" + (data.sites.length === 1 ? "" : "s")
                       : "; no binding-site annotation");
-    document.body.setAttribute("data-pairs", String(keys.length));
+    document.body.setAttribute("data-pairs", String(nPairs));
+    document.body.setAttribute("data-arrows", String(keys.length));
     document.body.setAttribute("data-head", label);
     document.body.setAttribute("data-threshold", String(state.threshold));
     writeHash();
