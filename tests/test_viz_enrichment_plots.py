@@ -115,3 +115,18 @@ def test_run_figures_default_features_and_errors(enrichment_dir, tmp_path):
     with pytest.raises(PlmscopeError, match="not a readable Parquet table"):
         run_figures(enrichment_dir, tmp_path / "none")
     assert not (tmp_path / "none").exists()
+
+
+def test_run_figures_skips_a_feature_no_protein_carries(tmp_path):
+    """A feature with no annotated protein (background 0) gets no figure, only a one-line note."""
+    table = _table()
+    table.loc[table["feature"] == "aa_C", "background"] = np.nan
+    src = tmp_path / "enrichment"
+    src.mkdir()
+    table.to_parquet(src / "enrichment.parquet", index=False)
+    summary = run_figures(src, tmp_path / "figures")
+    assert set(summary["skipped"]) == {"aa_C"}
+    assert "no protein carries" in summary["skipped"]["aa_C"]
+    names = {p.name for p in (tmp_path / "figures").iterdir()}
+    assert "contact_heatmap.png" in names
+    assert not any(name.startswith("aa_C") for name in names)

@@ -8,11 +8,11 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from plmscope.analysis.features import AMINO_ACID_FEATURES, check_features
+from plmscope.analysis.features import check_features
 from plmscope.errors import located
 from plmscope.runs.common import output_directory, save_figure
 from plmscope.runs.enrichment import read_enrichment_meta, read_enrichment_table
-from plmscope.viz.enrichment_plots import plot_amino_acids, plot_heatmap, plot_top_heads
+from plmscope.viz.enrichment_plots import enrichment_figures
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ def run_figures(
         dpi: PNG resolution.
 
     Returns:
-        A summary: output directory and the file names written.
+        A summary: output directory, the file names written and ``skipped`` ({feature: one-line
+        note} for features with nothing to draw, e.g. no annotated protein).
 
     Raises:
         PlmscopeError: the enrichment table is missing or malformed, or lacks a requested feature.
@@ -55,19 +56,11 @@ def run_figures(
     model = read_enrichment_meta(enrichment_dir / "meta.json").get("model")
     prefix = f"{model}: " if model else ""
 
-    figures = []
-    for feature in chosen:
-        figures.append((f"{feature}_heatmap", plot_heatmap(table, feature, title=f"{prefix}{feature}")[0]))
-        top_fig, _ = plot_top_heads(table, feature, top_k=top_k, title=f"{prefix}{feature}: top heads")
-        figures.append((f"{feature}_top_heads", top_fig))
-    if any(f in AMINO_ACID_FEATURES for f in chosen):
-        aa_table = table[table["feature"].isin([f for f in chosen if f in AMINO_ACID_FEATURES])]
-        title = f"{prefix}amino acids: max attention per layer"
-        figures.append(("amino_acids_heatmap", plot_amino_acids(aa_table, title=title)[0]))
+    figures, skipped = enrichment_figures(table, chosen, top_k=top_k, title_prefix=prefix)
 
     written = []
     with output_directory(output_dir) as tmp:
         for name, fig in figures:
             written += save_figure(fig, tmp, name, dpi=dpi)
     log.info("wrote %d figure files to %s", len(written), output_dir)
-    return {"output": str(output_dir), "files": written}
+    return {"output": str(output_dir), "files": written, "skipped": skipped}
