@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path, PurePosixPath
 
+import jsonschema
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
@@ -58,9 +59,21 @@ def check_names(config):
                 raise config_error(key, f"name {name!r} does not match {NAME_PATTERN}")
 
 
+def validate_config(config):
+    """Validate the config against the schema; a violation stops the run in one line naming its key."""
+    try:
+        validate(config, schema="../schemas/config.schema.yaml")
+    except WorkflowError as error:
+        cause = error.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
+            raise
+        key = ".".join(str(part) for part in cause.absolute_path) or "(top level)"
+        raise config_error(key, cause.message) from None
+
+
 check_finite_numbers(config)
 check_names(config)
-validate(config, schema="../schemas/config.schema.yaml")
+validate_config(config)
 
 
 def get_plmscope_command():
