@@ -71,9 +71,37 @@ def validate_config(config):
         raise config_error(key, cause.message) from None
 
 
+# Snakemake itself expands `{name}` (wildcards) and `<name>` (pathvars) in input paths.
+SNAKEMAKE_PATH_SYNTAX = re.compile(r"[{}]|<[a-z][a-z0-9_]*>")
+
+
+def check_input_paths(config):
+    """Files the config names as rule inputs hold no `{...}` or `<name>` Snakemake would expand."""
+    paths = {}
+    for block in ("datasets", "paper.datasets"):
+        datasets = config["paper"]["datasets"] if block == "paper.datasets" else config["datasets"]
+        for name, dataset in datasets.items():
+            for index, path in enumerate(dataset.get("inputs", [])):
+                paths[f"{block}.{name}.inputs[{index}]"] = path
+    epistasis = config["epistasis"]
+    for block, landscapes in (
+        ("epistasis.landscapes", epistasis["landscapes"]),
+        ("epistasis.paper.landscapes", epistasis["paper"]["landscapes"]),
+    ):
+        for name, spec in landscapes.items():
+            for key in ("fasta", "table"):
+                paths[f"{block}.{name}.protein.{key}"] = spec["protein"].get(key)
+            paths[f"{block}.{name}.published"] = spec.get("published")
+    paths["downloads.cache_dir"] = config.get("downloads", {}).get("cache_dir")
+    for key, path in paths.items():
+        if path and SNAKEMAKE_PATH_SYNTAX.search(path):
+            raise config_error(key, f"{path!r}: Snakemake would expand its '{{...}}' or '<name>'; rename the file")
+
+
 check_finite_numbers(config)
 check_names(config)
 validate_config(config)
+check_input_paths(config)
 
 
 def get_plmscope_command():
@@ -201,7 +229,8 @@ def is_sampled(dataset):
 
 def get_background_input(wildcards):
     """The full (unsampled) protein table of a sampled dataset, for background frequencies."""
-    return [f"results/proteins_full/{wildcards.dataset}.parquet"] if is_sampled(wildcards.dataset) else []
+    dataset = wildcards.dataset
+    return [f"results/proteins_full/{dataset}.parquet"] if is_sampled(dataset) else []
 
 
 def get_background_option(wildcards, input):
@@ -304,7 +333,8 @@ def get_probing_option(key, flag):
 
 def get_probing_inputs(wildcards):
     """The protein table to probe and, when configured, the validation dataset's table."""
-    inputs = {"proteins": f"results/proteins/{wildcards.dataset}.parquet"}
+    dataset = wildcards.dataset
+    inputs = {"proteins": f"results/proteins/{dataset}.parquet"}
     valid = config["probing"].get("valid_dataset")
     if valid:
         inputs["valid"] = f"results/proteins/{valid}.parquet"
