@@ -12,13 +12,14 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/download.smk"
+include: "workflow/rules/downloads.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/attention.smk"
-include: "workflow/rules/analysis.smk"
+include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/figures.smk"
-include: "workflow/rules/beyond.smk"
-include: "workflow/rules/reproduce.smk"
+include: "workflow/rules/contacts.smk"
+include: "workflow/rules/robustness.smk"
+include: "workflow/rules/probing.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/epistasis.smk"
 

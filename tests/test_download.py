@@ -558,12 +558,13 @@ def test_run_download_refuses_ambiguous_requests(kwargs, problem):
 
 @pytest.fixture
 def download_workflow(tmp_path) -> Path:
-    """A Snakefile including only workflow/rules/download.smk, with the cache under tmp_path."""
-    smk = os.path.relpath(REPO / "workflow" / "rules" / "download.smk", tmp_path)
+    """A Snakefile including only common.smk (the DOWNLOAD_* tables) and downloads.smk, cache under tmp_path."""
+    rules = REPO / "workflow" / "rules"
     (tmp_path / "Snakefile").write_text(
-        'config.setdefault("downloads", {"cache_dir": "cache"})\n'
-        'PLMSCOPE = "plmscope"\n\n\n'
-        f'include: "{smk}"\n'
+        f'configfile: "{os.path.relpath(REPO / "config.yaml", tmp_path)}"\n\n\n'
+        'config["downloads"] = {"cache_dir": "cache"}\n\n\n'
+        f'include: "{os.path.relpath(rules / "common.smk", tmp_path)}"\n'
+        f'include: "{os.path.relpath(rules / "downloads.smk", tmp_path)}"\n'
     )
     return tmp_path
 

@@ -1,4 +1,26 @@
 # Attention stage: run a model over a protein table; keep only attention weights >= theta.
+# Also builds the model directories the workflow converts itself (BUILT_MODELS in common.smk).
+
+
+rule model_convert_tape:
+    input:
+        config=DOWNLOAD_TARGETS["tape_bert_base_config"],
+        weights=DOWNLOAD_TARGETS["tape_bert_base_weights"],
+    output:
+        directory("resources/models/tape_bert"),
+    log:
+        "logs/model_convert_tape/tape_bert.log",
+    params:
+        plmscope=PLMSCOPE,
+        src=lambda wc, input: str(Path(input.config).parent),
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "{params.plmscope:q} convert-tape {params.src:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule attention_extract:
@@ -16,11 +38,7 @@ rule attention_extract:
         max_residues=config["attention"]["max_residues"],
         max_tokens=get_attention_setting("max_tokens"),
         long_sequences=config["attention"]["long_sequences"],
-        window=lambda wc: (
-            ""
-            if config["attention"]["window_stride"] is None
-            else f"--window-stride {config['attention']['window_stride']}"
-        ),
+        window=get_optional_option("--window-stride", config["attention"]["window_stride"]),
         per_part=config["attention"]["proteins_per_part"],
         device=config["attention"]["device"],
         dtype=get_attention_setting("dtype"),
@@ -32,9 +50,9 @@ rule attention_extract:
         runtime=get_attention_setting("runtime"),
         gpu=get_attention_setting("gpus"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.plmscope} attention --proteins {input.proteins}"
-        " --model {params.source} -o {output} --theta {params.theta}"
-        " --max-residues {params.max_residues} --max-tokens {params.max_tokens}"
-        " --long-sequences {params.long_sequences} {params.window} --proteins-per-part {params.per_part}"
-        " --device {params.device}"
-        " --dtype {params.dtype} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} attention --proteins {input.proteins:q}"
+        " --model {params.source:q} -o {output:q} --theta {params.theta:q}"
+        " --max-residues {params.max_residues:q} --max-tokens {params.max_tokens:q}"
+        " --long-sequences {params.long_sequences:q} {params.window:q}"
+        " --proteins-per-part {params.per_part:q} --device {params.device:q}"
+        " --dtype {params.dtype:q} > {log:q} 2>&1"

@@ -1,15 +1,107 @@
-# Shared Python for the rules: config validation, wildcard constraints and input functions.
+# Shared Python for the rules: config checks, the tables every stage reads (datasets, models,
+# downloads, landscapes), wildcard constraints and input functions. Depends on no other rule file.
+#
+# Config strings are data, never shell code: every value reaching a rule's `shell:` is quoted with
+# `:q` (lists element by element; optional flags are lists, empty when absent), and dataset, model
+# and landscape names (they become result paths and wildcards) must match NAME_PATTERN.
 import json
+import math
+import re
 import shutil
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 
-validate(config, schema="../schemas/config.schema.yaml")
+# Names of datasets, models and landscapes: no '.', '..', leading dot, slash or shell metacharacter.
+# Kept equal to `definitions.name.pattern` of workflow/schemas/config.schema.yaml.
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
+
+def config_error(key, problem):
+    """A one-line configuration error naming the offending key."""
+    return WorkflowError(f"config {key}: {problem}")
+
+
+def check_finite_numbers(value, key=""):
+    """Reject NaN and infinite numbers anywhere in the config (JSON-schema bounds let NaN through)."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            check_finite_numbers(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_finite_numbers(item, f"{key}[{index}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise config_error(key, f"{value} is not a finite number")
+
+
+def check_names(config):
+    """Every dataset, model and landscape name matches NAME_PATTERN (they become paths and wildcards)."""
+    paper = config.get("paper") or {}
+    epistasis = config.get("epistasis") or {}
+    blocks = {
+        "datasets": config.get("datasets"),
+        "models": config.get("models"),
+        "paper.datasets": paper.get("datasets"),
+        "paper.models": paper.get("models"),
+        "epistasis.landscapes": epistasis.get("landscapes"),
+        "epistasis.paper.landscapes": (epistasis.get("paper") or {}).get("landscapes"),
+    }
+    for key, block in blocks.items():
+        for name in block if isinstance(block, dict) else ():
+            # fullmatch: JSON-schema's `$` (re.search) would also accept a trailing newline
+            if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
+                raise config_error(key, f"name {name!r} does not match {NAME_PATTERN}")
+
+
+def validate_config(config):
+    """Validate the config against the schema; a violation stops the run in one line naming its key."""
+    try:
+        validate(config, schema="../schemas/config.schema.yaml")
+    except WorkflowError as error:
+        cause = error.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
+            raise
+        key = ".".join(str(part) for part in cause.absolute_path) or "(top level)"
+        raise config_error(key, cause.message) from None
+
+
+# Snakemake itself expands `{name}` (wildcards) and `<name>` (pathvars) in input paths.
+SNAKEMAKE_PATH_SYNTAX = re.compile(r"[{}]|<[a-z][a-z0-9_]*>")
+
+
+def check_input_paths(config):
+    """Files the config names as rule inputs hold no `{...}` or `<name>` Snakemake would expand."""
+    paths = {}
+    for block in ("datasets", "paper.datasets"):
+        datasets = config["paper"]["datasets"] if block == "paper.datasets" else config["datasets"]
+        for name, dataset in datasets.items():
+            for index, path in enumerate(dataset.get("inputs", [])):
+                paths[f"{block}.{name}.inputs[{index}]"] = path
+    epistasis = config["epistasis"]
+    for block, landscapes in (
+        ("epistasis.landscapes", epistasis["landscapes"]),
+        ("epistasis.paper.landscapes", epistasis["paper"]["landscapes"]),
+    ):
+        for name, spec in landscapes.items():
+            for key in ("fasta", "table"):
+                paths[f"{block}.{name}.protein.{key}"] = spec["protein"].get(key)
+            paths[f"{block}.{name}.published"] = spec.get("published")
+    paths["downloads.cache_dir"] = config.get("downloads", {}).get("cache_dir")
+    for key, path in paths.items():
+        if path and SNAKEMAKE_PATH_SYNTAX.search(path):
+            raise config_error(key, f"{path!r}: Snakemake would expand its '{{...}}' or '<name>'; rename the file")
+
+
+check_finite_numbers(config)
+check_names(config)
+validate_config(config)
+check_input_paths(config)
 
 
 def get_plmscope_command():
@@ -27,6 +119,44 @@ PLMSCOPE = get_plmscope_command()
 # The paper's published values ship with the workflow (found also when run with --directory).
 PAPER_VALUES_DIR = Path(workflow.basedir, "resources", "paper")
 
+
+# ---- downloads (workflow/rules/downloads.smk; manifest resources/downloads.yaml) ----------------
+DOWNLOAD_CACHE = config.get("downloads", {}).get("cache_dir", "resources/downloads")
+
+with open(workflow.source_path("../../resources/downloads.yaml")) as _manifest:
+    DOWNLOADS = yaml.safe_load(_manifest)
+
+# A file inside a `*.lmdb` directory stands for that directory (LMDB readers open the directory).
+_LMDB_DIRS = {
+    name: str(PurePosixPath(entry["dest"]).parent)
+    for name, entry in DOWNLOADS.items()
+    if not entry.get("extract") and PurePosixPath(entry["dest"]).parent.suffix == ".lmdb"
+}
+
+# Manifest name -> what the entry stands for: unpacked archive dir, LMDB dir or downloaded file.
+DOWNLOAD_TARGETS = {
+    name: f"{DOWNLOAD_CACHE}/{entry['extract_dir']}"
+    if entry.get("extract")
+    else f"{DOWNLOAD_CACHE}/{_LMDB_DIRS.get(name, entry['dest'])}"
+    for name, entry in DOWNLOADS.items()
+}
+
+# Entries by the path (relative to the cache) of the output each download rule produces.
+DOWNLOAD_FILES = {entry["dest"]: entry for name, entry in DOWNLOADS.items() if name not in _LMDB_DIRS}
+DOWNLOAD_LMDBS = {path: DOWNLOADS[name] for name, path in _LMDB_DIRS.items()}
+DOWNLOAD_ARCHIVES = {entry["extract_dir"]: entry for entry in DOWNLOADS.values() if entry.get("extract")}
+
+# Wildcard regexes matching exactly those paths ("(?!)" never matches).
+DOWNLOAD_PATTERNS = {
+    kind: "|".join(re.escape(path) for path in sorted(paths)) or "(?!)"
+    for kind, paths in (("file", DOWNLOAD_FILES), ("lmdb", DOWNLOAD_LMDBS), ("extracted", DOWNLOAD_ARCHIVES))
+}
+
+# Model directories built by this workflow (TAPE BERT converted from TAPE's own weights, attention.smk).
+BUILT_MODELS = {"resources/models/tape_bert"}
+
+
+# ---- datasets and models ---------------------------------------------------------------------
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])
 PAPER = config["paper"]
@@ -36,14 +166,30 @@ PAPER_MODELS = list(PAPER["models"])
 ALL_DATASETS = {**PAPER["datasets"], **config["datasets"]}
 ALL_MODELS = {**PAPER["models"], **config["models"]}
 
+for _name, _dataset in ALL_DATASETS.items():
+    if "download" in _dataset and _dataset["download"] not in DOWNLOADS:
+        _block = "datasets" if _name in config["datasets"] else "paper.datasets"
+        raise config_error(
+            f"{_block}.{_name}.download", f"{_dataset['download']!r} is not an entry of resources/downloads.yaml"
+        )
+if config["probing"].get("valid_dataset") and config["probing"]["valid_dataset"] not in ALL_DATASETS:
+    raise config_error(
+        "probing.valid_dataset", f"{config['probing']['valid_dataset']!r} is not a configured dataset"
+    )
+
+
+def name_regex(names, *, none="(?!)"):
+    """A wildcard regex matching exactly these names (escaped); `none` when there are none."""
+    return "|".join(re.escape(name) for name in names) or none
+
 
 wildcard_constraints:
-    dataset="|".join(ALL_DATASETS),
-    model="|".join(ALL_MODELS),
+    dataset=name_regex(ALL_DATASETS),
+    model=name_regex(ALL_MODELS),
 
 
 def get_dataset_inputs(wildcards):
-    """Files (or download targets) a dataset is built from; downloads come from download.smk."""
+    """Files (or download targets) a dataset is built from."""
     dataset = ALL_DATASETS[wildcards.dataset]
     if "download" in dataset:
         return [DOWNLOAD_TARGETS[dataset["download"]]]
@@ -51,11 +197,11 @@ def get_dataset_inputs(wildcards):
 
 
 def get_dataset_paths(wildcards):
-    """The paths handed to `plmscope prepare`: inputs, or the file inside a downloaded archive."""
+    """The paths handed to `plmscope prepare` (a list): inputs, or the file inside a downloaded archive."""
     dataset = ALL_DATASETS[wildcards.dataset]
     if "download" in dataset:
-        return str(Path(DOWNLOAD_TARGETS[dataset["download"]], dataset.get("path", "")))
-    return " ".join(dataset["inputs"])
+        return [str(Path(DOWNLOAD_TARGETS[dataset["download"]], dataset.get("path", "")))]
+    return list(dataset["inputs"])
 
 
 def get_dataset_format(wildcards):
@@ -64,16 +210,16 @@ def get_dataset_format(wildcards):
 
 
 def get_dssp_option(wildcards):
-    """`--dssp` when the dataset asks for DSSP secondary structure."""
-    return "--dssp" if ALL_DATASETS[wildcards.dataset].get("dssp", False) else ""
+    """`["--dssp"]` when the dataset asks for DSSP secondary structure, else `[]`."""
+    return ["--dssp"] if ALL_DATASETS[wildcards.dataset].get("dssp", False) else []
 
 
 def get_sample_option(wildcards):
-    """`--sample N --seed S` when the dataset asks for a seeded subset, else nothing."""
+    """`["--sample", N, "--seed", S]` when the dataset asks for a seeded subset, else `[]`."""
     dataset = ALL_DATASETS[wildcards.dataset]
     if dataset.get("sample") is None:
-        return ""
-    return f"--sample {dataset['sample']} --seed {dataset.get('seed', 123)}"
+        return []
+    return ["--sample", str(dataset["sample"]), "--seed", str(dataset.get("seed", 123))]
 
 
 def is_sampled(dataset):
@@ -83,7 +229,19 @@ def is_sampled(dataset):
 
 def get_background_input(wildcards):
     """The full (unsampled) protein table of a sampled dataset, for background frequencies."""
-    return [f"results/proteins_full/{wildcards.dataset}.parquet"] if is_sampled(wildcards.dataset) else []
+    dataset = wildcards.dataset
+    return [f"results/proteins_full/{dataset}.parquet"] if is_sampled(dataset) else []
+
+
+def get_background_option(wildcards, input):
+    """`["--background-proteins", table]` for a sampled dataset, else `[]`."""
+    background = [input.background] if isinstance(input.background, str) else list(input.background)
+    return ["--background-proteins", *background] if background else []
+
+
+def get_optional_option(flag, value):
+    """`[flag, value]`, or `[]` when the value is null (the CLI default)."""
+    return [] if value is None else [flag, str(value)]
 
 
 def get_model_source(wildcards):
@@ -138,7 +296,7 @@ def get_paper_output():
     return out
 
 
-# ---- paper analyses, probing and the comparison (workflow/rules/paper.smk) ----------------------
+# ---- paper analyses, probing and the comparison (paper.smk, probing.smk) ----------------------
 def get_paper_analyses_output(models, datasets):
     """Paper-analysis directories of each model on each dataset."""
     return expand("results/paper_analyses/{model}/{dataset}", model=models, dataset=datasets)
@@ -156,27 +314,27 @@ def get_comparison_datasets():
 
 
 def get_feature_dataset_options():
-    """`--feature-dataset feature=dataset ...` from `paper.feature_datasets`."""
+    """`["--feature-dataset", "feature=dataset", ...]` from `paper.feature_datasets`, else `[]`."""
     pairs = [f"{feature}={dataset}" for feature, dataset in PAPER["feature_datasets"].items()]
-    return ("--feature-dataset " + " ".join(pairs)) if pairs else ""
+    return ["--feature-dataset", *pairs] if pairs else []
 
 
 def get_probing_validation_option(wildcards, input):
-    """`--valid-proteins TABLE` when a validation dataset is configured, else the split fraction."""
+    """`["--valid-proteins", table]` when a validation dataset is configured, else the split fraction."""
     if config["probing"].get("valid_dataset"):
-        return f"--valid-proteins {input.valid}"
-    return f"--valid-fraction {config['probing']['valid_fraction']}"
+        return ["--valid-proteins", input.valid]
+    return ["--valid-fraction", str(config["probing"]["valid_fraction"])]
 
 
 def get_probing_option(key, flag):
-    """`--flag value` from `probing.<key>`, or nothing when the value is null (the CLI default: no limit)."""
-    value = config["probing"].get(key)
-    return "" if value is None else f"{flag} {value}"
+    """`[flag, value]` from `probing.<key>`, or `[]` when the value is null (the CLI default: no limit)."""
+    return get_optional_option(flag, config["probing"].get(key))
 
 
 def get_probing_inputs(wildcards):
     """The protein table to probe and, when configured, the validation dataset's table."""
-    inputs = {"proteins": f"results/proteins/{wildcards.dataset}.parquet"}
+    dataset = wildcards.dataset
+    inputs = {"proteins": f"results/proteins/{dataset}.parquet"}
     valid = config["probing"].get("valid_dataset")
     if valid:
         inputs["valid"] = f"results/proteins/{valid}.parquet"
@@ -184,7 +342,7 @@ def get_probing_inputs(wildcards):
 
 
 def get_paper_analyses_final_output():
-    """Default-target outputs of paper.smk: analyses, probes and the comparison of the configured models."""
+    """Default-target outputs of paper.smk and probing.smk for the configured models."""
     out = []
     if config["paper_analyses"]["activate"]:
         out += get_paper_analyses_output(MODELS, DATASETS)
@@ -195,15 +353,14 @@ def get_paper_analyses_final_output():
 
 
 def get_paper_target_extras():
-    """`paper`-target outputs of paper.smk: analyses and probes of every paper model x dataset, and the comparison."""
+    """`paper`-target outputs of paper.smk and probing.smk: every paper model x dataset, and the comparison."""
     out = get_paper_analyses_output(PAPER_MODELS, PAPER_DATASETS)
     out += get_probing_output(PAPER_MODELS, PAPER_DATASETS)
     out += ["results/paper/comparison.csv", "results/paper/comparison.md"]
     return out
 
 
-# ---- epistasis (higher-order interactions): paste into workflow/rules/common.smk ----
-
+# ---- epistasis (higher-order interactions, epistasis.smk) -------------------------------------
 EPISTASIS = config["epistasis"]
 EPISTASIS_LANDSCAPES = list(EPISTASIS["landscapes"])
 EPISTASIS_PAPER = list(EPISTASIS["paper"]["landscapes"])
@@ -212,7 +369,7 @@ ALL_EPISTASIS = {**EPISTASIS["paper"]["landscapes"], **EPISTASIS["landscapes"]}
 
 
 wildcard_constraints:
-    landscape="|".join(ALL_EPISTASIS) or "__none__",
+    landscape=name_regex(ALL_EPISTASIS, none="__none__"),
 
 
 def is_epistasis_paper(landscape):

@@ -21,8 +21,8 @@ rule data_prepare:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{params.plmscope} prepare --format {params.fmt} {params.dssp} {params.sample} {params.paths}"
-        " -o {output} > {log} 2>&1"
+        "{params.plmscope:q} prepare --format {params.fmt:q} {params.dssp:q} {params.sample:q} {params.paths:q}"
+        " -o {output:q} > {log:q} 2>&1"
 
 
 # The whole split of a sampled dataset, for background frequencies (the paper's definition).
@@ -45,5 +45,5 @@ rule data_prepare_full:
         mem_mb=16000,
         runtime=60,
     shell:
-        "{params.plmscope} prepare --format {params.fmt} {params.dssp} {params.paths}"
-        " -o {output} > {log} 2>&1"
+        "{params.plmscope:q} prepare --format {params.fmt:q} {params.dssp:q} {params.paths:q}"
+        " -o {output:q} > {log:q} 2>&1"

@@ -1,5 +1,5 @@
-# Higher-order interactions: sparse Fourier spectra of masked-LM variant scores over chosen sites
-# (config `epistasis:`; the get_epistasis_* input functions live in common.smk).
+# Epistasis stage (higher-order interactions): sparse Fourier spectra of masked-LM variant scores over
+# chosen sites (config `epistasis:`; the get_epistasis_* input functions live in common.smk).
 # `snakemake --cores N epistasis` runs every configured landscape on the CPU in minutes;
 # `snakemake --cores N epistasis_paper` is the GB1 / ESM-2 3B setup of Tsui & Aghazadeh (2024),
 # about 7 million ESM-2 3B forward passes per site set: run it on a GPU.
@@ -30,9 +30,9 @@ rule epistasis_recover:
         runtime=get_epistasis_resource("runtime"),
         gpu=get_epistasis_resource("gpus"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.plmscope} epistasis --spec {params.spec:q}"
-        " --landscape {wildcards.landscape} --cache-dir {params.cache_dir} -o {output}"
-        " --no-progress > {log} 2>&1"
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} epistasis --spec {params.spec:q}"
+        " --landscape {wildcards.landscape:q} --cache-dir {params.cache_dir:q} -o {output:q}"
+        " --no-progress > {log:q} 2>&1"
 
 
 rule epistasis:

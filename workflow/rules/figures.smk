@@ -1,4 +1,4 @@
-# Figures stage: heatmaps and top-head charts for every feature (PNG and SVG).
+# Figures stage: heatmaps and top-head charts for every feature (PNG and SVG), and 3D attention views.
 
 
 rule figures_enrichment:
@@ -23,7 +23,7 @@ rule figures_enrichment:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope} figures --enrichment {input} -o {output} > {log} 2>&1"
+        "{params.plmscope:q} figures --enrichment {input:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule figures_view3d:
@@ -52,6 +52,6 @@ rule figures_view3d:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope} view --proteins {input.proteins} --attention {input.attention}"
-        " --top-heads {input.enrichment} --feature {params.feature}"
-        " --max-proteins {params.max_proteins} -o {output} > {log} 2>&1"
+        "{params.plmscope:q} view --proteins {input.proteins:q} --attention {input.attention:q}"
+        " --top-heads {input.enrichment:q} --feature {params.feature:q}"
+        " --max-proteins {params.max_proteins:q} -o {output:q} > {log:q} 2>&1"

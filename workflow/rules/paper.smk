@@ -1,5 +1,7 @@
-# Vig et al. (2021) analyses beyond per-head enrichment: cross-layer center of gravity, amino-acid
-# similarity vs BLOSUM62, linear probes (Fig. 8), and our results beside the paper's numbers.
+# Paper stage: Vig et al. (ICLR 2021) analyses beyond per-head enrichment (cross-layer center of
+# gravity, amino-acid similarity vs BLOSUM62), our results beside the paper's numbers, and the `paper`
+# target: the paper's models and ESM-2 on the paper's data (config `paper:`, downloaded by
+# downloads.smk). Run it on GPUs: `snakemake --cores N paper` or `snakemake --profile profiles/slurm paper`.
 
 
 rule analysis_paper:
@@ -24,54 +26,8 @@ rule analysis_paper:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope} paper --enrichment {input} -o {output} --label {wildcards.model}"
-        " --dataset {wildcards.dataset} > {log} 2>&1"
-
-
-rule probing_run:
-    input:
-        unpack(get_probing_inputs),
-    output:
-        report(
-            directory("results/probing/{model}/{dataset}"),
-            patterns=["{name}.png"],
-            caption="../report/paper_probing.rst",
-            category="Probing",
-            labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
-        ),
-    log:
-        "logs/probing_run/{model}/{dataset}.log",
-    params:
-        plmscope=PLMSCOPE,
-        source=get_model_source,
-        validation=get_probing_validation_option,
-        seed=config["probing"]["seed"],
-        max_pairs=get_probing_option("max_pairs_per_protein", "--max-pairs-per-protein"),
-        max_train_residues=get_probing_option("max_residues_per_protein", "--max-residues-per-protein"),
-        C=config["probing"]["C"],
-        max_iter=config["probing"]["max_iter"],
-        max_tokens=config["probing"]["max_tokens"],
-        layers_per_pass=get_probing_option("layers_per_pass", "--layers-per-pass"),
-        cutoff=config["enrichment"]["contact_cutoff"],
-        min_sep=config["enrichment"]["contact_min_separation"],
-        max_residues=get_attention_setting("max_residues"),
-        device=get_attention_setting("device"),
-        dtype=get_attention_setting("dtype"),
-    conda:
-        "../../envs/torch.yaml"
-    threads: config["probing"]["threads"]
-    resources:
-        mem_mb=config["probing"]["mem_mb"],
-        runtime=config["probing"]["runtime"],
-        gpu=get_attention_setting("gpus"),
-    shell:
-        "OMP_NUM_THREADS={threads} {params.plmscope} probe --proteins {input.proteins}"
-        " --model {params.source} -o {output} {params.validation} --seed {params.seed}"
-        " {params.max_pairs} {params.max_train_residues} --C {params.C} --max-iter {params.max_iter}"
-        " --max-tokens {params.max_tokens} {params.layers_per_pass}"
-        " --contact-cutoff {params.cutoff} --contact-min-separation {params.min_sep}"
-        " --max-residues {params.max_residues} --device {params.device} --dtype {params.dtype}"
-        " --threads {threads} > {log} 2>&1"
+        "{params.plmscope:q} paper --enrichment {input:q} -o {output:q} --label {wildcards.model:q}"
+        " --dataset {wildcards.dataset:q} > {log:q} 2>&1"
 
 
 rule analysis_comparison:
@@ -99,9 +55,9 @@ rule analysis_comparison:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{params.plmscope} compare --enrichment {input.enrichment} --paper-analyses {input.analyses}"
-        " --paper-heads {input.paper_heads} --paper-blosum {input.paper_blosum}"
-        " -o {output.csv} --markdown {output.md} > {log} 2>&1"
+        "{params.plmscope:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
+        " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q}"
+        " -o {output.csv:q} --markdown {output.md:q} > {log:q} 2>&1"
 
 
 rule paper_comparison:
@@ -132,6 +88,11 @@ rule paper_comparison:
         mem_mb=4000,
         runtime=10,
     shell:
-        "{params.plmscope} compare --enrichment {input.enrichment} --paper-analyses {input.analyses}"
-        " --paper-heads {input.paper_heads} --paper-blosum {input.paper_blosum}"
-        " {params.feature_datasets} -o {output.csv} --markdown {output.md} > {log} 2>&1"
+        "{params.plmscope:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
+        " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q}"
+        " {params.feature_datasets:q} -o {output.csv:q} --markdown {output.md:q} > {log:q} 2>&1"
+
+
+rule paper:
+    input:
+        get_paper_output(),

@@ -1,4 +1,4 @@
-# Analysis stage: attention enrichment for contacts, binding sites, PTMs, secondary structure, amino acids.
+# Enrichment stage: attention enrichment for contacts, binding sites, PTMs, secondary structure, amino acids.
 
 
 rule enrichment_compute:
@@ -17,7 +17,7 @@ rule enrichment_compute:
         top_k=config["enrichment"]["top_k"],
         cutoff=config["enrichment"]["contact_cutoff"],
         min_sep=config["enrichment"]["contact_min_separation"],
-        background=lambda wc, input: f"--background-proteins {input.background}" if input.background else "",
+        background=get_background_option,
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -25,7 +25,7 @@ rule enrichment_compute:
         mem_mb=8000,
         runtime=60,
     shell:
-        "{params.plmscope} enrichment --attention {input.attention} --proteins {input.proteins}"
-        " -o {output} --min-count {params.min_count} --alpha {params.alpha}"
-        " --top-k {params.top_k} --contact-cutoff {params.cutoff}"
-        " --contact-min-separation {params.min_sep} {params.background} > {log} 2>&1"
+        "{params.plmscope:q} enrichment --attention {input.attention:q} --proteins {input.proteins:q}"
+        " -o {output:q} --min-count {params.min_count:q} --alpha {params.alpha:q}"
+        " --top-k {params.top_k:q} --contact-cutoff {params.cutoff:q}"
+        " --contact-min-separation {params.min_sep:q} {params.background:q} > {log:q} 2>&1"
