@@ -20,6 +20,7 @@ from plmscope.attention.dataset import read_analysed, read_attention, read_count
 from plmscope.attention.partial import MANIFEST, PartialRun, partial_dir
 from plmscope.data.table import ProteinRecord, read_proteins, write_proteins
 from plmscope.errors import PlmscopeError
+from plmscope.io import MARKER
 from plmscope.models.tiny import save_tiny_model
 from plmscope.runs.attention import run_attention
 
@@ -242,4 +243,4 @@ def test_leftovers_of_a_killed_run_are_cleaned_when_a_run_starts(tmp_path):
     with PartialRun(out, fingerprint={"a": 1}, num_layers=1, num_heads=1) as run:
         assert not run.resumed and run.next_batch == 0
     assert not stale.exists() and other.exists()
-    assert sorted(p.name for p in partial_dir(out).iterdir()) == ["lock", MANIFEST]
+    assert sorted(p.name for p in partial_dir(out).iterdir()) == [MARKER, "lock", MANIFEST]
