@@ -163,6 +163,26 @@ def test_damaged_part_and_later_parts_are_rerun(setup, tmp_path, monkeypatch, ca
     assert files(out) == files(reference)
 
 
+def test_damaged_part_of_the_right_size_is_recomputed(setup, tmp_path, monkeypatch, caplog):
+    """A part whose bytes changed but not its size (bit rot, a torn write) fails its SHA-256 and is rerun."""
+    model, table, reference = setup
+    out = tmp_path / "att"
+    manifest = _interrupt(setup, out, monkeypatch, after=5)
+    assert len(manifest["parts"]) >= 2 and all(len(p["sha256"]) == 64 for p in manifest["parts"])
+    second = partial_dir(out) / manifest["parts"][1]["file"]
+    data = bytearray(second.read_bytes())
+    middle = len(data) // 2
+    data[middle] ^= 0xFF
+    second.write_bytes(bytes(data))
+    assert second.stat().st_size == manifest["parts"][1]["n_bytes"]
+    with caplog.at_level(logging.INFO, logger="plmscope"):
+        summary = run_attention(table, out, model=str(model), **OPTIONS)
+    assert f"part '{second.name}' is missing or damaged" in caplog.text
+    assert summary["n_batches_resumed"] == manifest["parts"][0]["end_batch"]
+    assert files(out) == files(reference)
+    assert content_hash(out) == content_hash(reference)
+
+
 def test_input_error_mid_run_leaves_no_output_and_no_partial(setup, tmp_path):
     model, table, _ = setup
     records = read_proteins(table) + [ProteinRecord(id="bad", sequence="MKTAYJAK")]

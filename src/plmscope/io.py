@@ -169,7 +169,15 @@ def check_output(
 
 def cannot_write(path: str | os.PathLike, exc: OSError) -> PlmscopeError:
     """``"<path>: cannot write: <cause>"`` for an OS error met while writing ``path``."""
-    cause = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    code = exc.errno
+    if code is None:  # libraries (pyarrow) put the OS error number only in the message
+        found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+        code = int(found.group(1)) if found else None
+    try:
+        cause = os.strerror(code) if code else ""
+    except ValueError:
+        cause = ""
+    cause = cause or exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
     return PlmscopeError(f"{os.fspath(path)}: cannot write: {cause}")
 
 
