@@ -100,6 +100,13 @@ def _is_marked(directory: Path) -> bool:
         return False
 
 
+def _is_empty(directory: Path) -> bool:
+    try:
+        return not any(directory.iterdir())
+    except OSError:
+        return False
+
+
 def is_plmscope_output(directory: str | os.PathLike) -> bool:
     """True if ``directory`` is a directory that plmscope wrote (it holds :data:`MARKER`)."""
     return Path(directory).is_dir() and _is_marked(Path(directory))
@@ -133,21 +140,24 @@ def check_output(
     """
     located = output_path(target)
     resolved = Path(os.path.realpath(located))
-    cwd = Path(os.path.realpath(os.getcwd()))
-    if resolved == cwd or resolved in cwd.parents:
-        return_reason = "it is the current directory" if resolved == cwd else "it holds the current directory"
-        raise _refuse(target, located, return_reason)
+    try:
+        cwd = Path(os.path.realpath(os.getcwd()))
+    except OSError:  # the working directory was removed: nothing there to protect
+        cwd = None
+    if cwd is not None and (resolved == cwd or resolved in cwd.parents):
+        why = "it is the current directory" if resolved == cwd else "it holds the current directory"
+        raise _refuse(target, located, why)
     home = Path(os.path.realpath(Path.home()))
     if resolved == home or resolved in home.parents or resolved == Path(resolved.anchor):
         raise _refuse(target, located, "it is the home directory, / or a directory holding the home directory")
     for item in inputs:
         if item is None or not os.path.lexists(item):
             continue
-        source = Path(os.path.realpath(item))
-        if resolved == source:
-            raise _refuse(target, located, f"it is the input {os.fspath(item)}")
-        if resolved in source.parents:
-            raise _refuse(target, located, f"it holds the input {os.fspath(item)}")
+        for source in {Path(os.path.realpath(item)), output_path(item)}:  # where it points, and a link itself
+            if resolved == source or located == source:
+                raise _refuse(target, located, f"it is the input {os.fspath(item)}")
+            if resolved in source.parents:
+                raise _refuse(target, located, f"it holds the input {os.fspath(item)}")
     try:
         mode = located.lstat().st_mode
     except FileNotFoundError:
@@ -156,7 +166,7 @@ def check_output(
         raise cannot_write(target, exc) from None
     if directory:
         if stat.S_ISDIR(mode) and (
-            _is_marked(located) or not any(located.iterdir()) or (owned is not None and owned(located))
+            _is_marked(located) or _is_empty(located) or (owned is not None and owned(located))
         ):
             return located
         raise _refuse(target, located, "not a plmscope output")
