@@ -263,25 +263,33 @@ def test_extract_unpacks_and_strips_leading_folder(tmp_path, archive):
     kept = extract_tar(path, tmp_path / "kept")
     assert (kept / "payload" / "sub" / "b.txt").read_bytes() == b"beta\n" * 1000
     stripped = extract_tar(path, tmp_path / "stripped", strip_components=1)
-    assert sorted(p.relative_to(stripped).as_posix() for p in stripped.rglob("*")) == ["a.txt", "sub", "sub/b.txt"]
+    assert sorted(p.relative_to(stripped).as_posix() for p in stripped.rglob("*")) == [
+        ".plmscope-output", "a.txt", "sub", "sub/b.txt",
+    ]  # fmt: skip
     assert (stripped / "a.txt").read_bytes() == b"alpha\n"
 
 
-def test_extract_replaces_an_existing_directory(tmp_path, archive):
+def test_extract_replaces_its_own_output_but_not_a_user_directory(tmp_path, archive):
     path = tmp_path / "a.tar.gz"
     path.write_bytes(archive)
     dest = tmp_path / "dest"
-    dest.mkdir()
-    (dest / "old.txt").write_text("old")
     extract_tar(path, dest, strip_components=1)
-    assert sorted(p.name for p in dest.iterdir()) == ["a.txt", "sub"]
+    (dest / "old.txt").write_text("old")
+    extract_tar(path, dest, strip_components=1)  # a directory plmscope unpacked is replaced as a whole
+    assert sorted(p.name for p in dest.iterdir()) == [".plmscope-output", "a.txt", "sub"]
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "old.txt").write_text("old")
+    with pytest.raises(PlmscopeError, match=r"^refusing to replace .*/user: not a plmscope output$"):
+        extract_tar(path, user, strip_components=1)
+    assert [p.name for p in user.iterdir()] == ["old.txt"]
 
 
 def test_strip_skips_top_level_files_with_a_warning(tmp_path, caplog):
     path = tmp_path / "a.tar.gz"
     make_tar(path, {"._junk": b"mac", "data/x.txt": b"x"})
     dest = extract_tar(path, tmp_path / "dest", strip_components=1)
-    assert [p.name for p in dest.iterdir()] == ["x.txt"]
+    assert sorted(p.name for p in dest.iterdir()) == [".plmscope-output", "x.txt"]
     assert "skipping '._junk'" in caplog.text
 
 

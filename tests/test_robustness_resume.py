@@ -20,6 +20,7 @@ from plmscope.attention.dataset import read_analysed, read_attention, read_count
 from plmscope.attention.partial import MANIFEST, PartialRun, partial_dir
 from plmscope.data.table import ProteinRecord, read_proteins, write_proteins
 from plmscope.errors import PlmscopeError
+from plmscope.io import MARKER
 from plmscope.models.tiny import save_tiny_model
 from plmscope.runs.attention import run_attention
 
@@ -162,6 +163,26 @@ def test_damaged_part_and_later_parts_are_rerun(setup, tmp_path, monkeypatch, ca
     assert files(out) == files(reference)
 
 
+def test_damaged_part_of_the_right_size_is_recomputed(setup, tmp_path, monkeypatch, caplog):
+    """A part whose bytes changed but not its size (bit rot, a torn write) fails its SHA-256 and is rerun."""
+    model, table, reference = setup
+    out = tmp_path / "att"
+    manifest = _interrupt(setup, out, monkeypatch, after=5)
+    assert len(manifest["parts"]) >= 2 and all(len(p["sha256"]) == 64 for p in manifest["parts"])
+    second = partial_dir(out) / manifest["parts"][1]["file"]
+    data = bytearray(second.read_bytes())
+    middle = len(data) // 2
+    data[middle] ^= 0xFF
+    second.write_bytes(bytes(data))
+    assert second.stat().st_size == manifest["parts"][1]["n_bytes"]
+    with caplog.at_level(logging.INFO, logger="plmscope"):
+        summary = run_attention(table, out, model=str(model), **OPTIONS)
+    assert f"part '{second.name}' is missing or damaged" in caplog.text
+    assert summary["n_batches_resumed"] == manifest["parts"][0]["end_batch"]
+    assert files(out) == files(reference)
+    assert content_hash(out) == content_hash(reference)
+
+
 def test_input_error_mid_run_leaves_no_output_and_no_partial(setup, tmp_path):
     model, table, _ = setup
     records = read_proteins(table) + [ProteinRecord(id="bad", sequence="MKTAYJAK")]
@@ -242,4 +263,4 @@ def test_leftovers_of_a_killed_run_are_cleaned_when_a_run_starts(tmp_path):
     with PartialRun(out, fingerprint={"a": 1}, num_layers=1, num_heads=1) as run:
         assert not run.resumed and run.next_batch == 0
     assert not stale.exists() and other.exists()
-    assert sorted(p.name for p in partial_dir(out).iterdir()) == ["lock", MANIFEST]
+    assert sorted(p.name for p in partial_dir(out).iterdir()) == [MARKER, "lock", MANIFEST]

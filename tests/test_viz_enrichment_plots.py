@@ -90,7 +90,7 @@ def test_run_figures_writes_png_and_svg(enrichment_dir, tmp_path):
     summary = run_figures(enrichment_dir, out, features=["contact", "aa_C"])
     stems = ("contact_heatmap", "contact_top_heads", "aa_C_heatmap", "aa_C_top_heads", "amino_acids_heatmap")
     names = {f"{stem}.{ext}" for stem in stems for ext in ("png", "svg")}
-    assert {p.name for p in out.iterdir()} == names == set(summary["files"])
+    assert {p.name for p in out.iterdir()} == names | {".plmscope-output"} and names == set(summary["files"])
     for name in names:
         data = (out / name).read_bytes()
         assert len(data) > 1000
@@ -104,7 +104,7 @@ def test_run_figures_default_features_and_errors(enrichment_dir, tmp_path):
     out = tmp_path / "figs"
     run_figures(enrichment_dir, out, features=["contact"])
     assert sorted(p.name for p in out.iterdir()) == [
-        "contact_heatmap.png", "contact_heatmap.svg", "contact_top_heads.png", "contact_top_heads.svg",
+        ".plmscope-output", "contact_heatmap.png", "contact_heatmap.svg", "contact_top_heads.png", "contact_top_heads.svg",
     ]  # fmt: skip
     with pytest.raises(PlmscopeError, match=r"enrichment\.parquet: no rows for feature\(s\) \['ptm'\]"):
         run_figures(enrichment_dir, tmp_path / "none", features=["ptm"])

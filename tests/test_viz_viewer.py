@@ -309,21 +309,21 @@ def test_run_view_many_uses_the_top_head_and_links_every_page(tmp_path):
     assert summary["head"] == "2-3"
     # Default choice: analysed proteins with coordinates, the one with binding sites first.
     assert list(summary["files"]) == ["toy|1", "other"]
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "other.html", "toy_1.html"]
+    assert sorted(p.name for p in out.iterdir()) == [".plmscope-output", "index.html", "other.html", "toy_1.html"]
     for name in ("toy_1.html", "other.html"):
         assert (embedded((out / name).read_text())["layer"], embedded((out / name).read_text())["head"]) == SHOWN
     index = (out / "index.html").read_text()
     assert 'href="toy_1.html"' in index and html.escape("toy|1") in index
     explicit = run_view_many(proteins, att, out, protein_ids=["other"], layer=0, head=3, threshold=0.6)
     assert explicit["files"] == {"other": "other.html"}
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "other.html"]  # the directory was replaced
+    assert sorted(p.name for p in out.iterdir()) == [".plmscope-output", "index.html", "other.html"]  # the directory was replaced
     with pytest.raises(PlmscopeError, match="not both or neither"):
         run_view_many(proteins, att, out, top_heads=enrichment, layer=0, head=0)
     with pytest.raises(PlmscopeError, match="no head listed for feature 'ptm'"):
         run_view_many(proteins, att, out, top_heads=enrichment, feature="ptm")
     with pytest.raises(PlmscopeError, match="'bare' has no CA coordinates"):
         run_view_many(proteins, att, out, protein_ids=["other", "bare"], layer=0, head=0)
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "other.html"]  # failed runs left it intact
+    assert sorted(p.name for p in out.iterdir()) == [".plmscope-output", "index.html", "other.html"]  # failed runs left it intact
 
 
 # ---------------------------------------------------------------- real headless browser

@@ -461,7 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: run one verb; a PlmscopeError becomes one line on stderr and exit code 1."""
+    """Entry point: run one verb; a PlmscopeError or an OS error becomes one line on stderr and exit code 1.
+
+    OS errors on output paths are turned into PlmscopeErrors where they happen
+    (:func:`plmscope.io.atomic_path`); any other ``OSError`` (an unreadable file, a full disk met
+    by a library) is caught here as a last resort and printed as ``"<file>: <cause>"``.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -473,6 +478,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         func(args)
     except PlmscopeError as exc:
         print(f"plmscope {args.verb}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        cause = " ".join(str(exc.strerror or exc).split()) or type(exc).__name__
+        where = exc.filename if exc.filename is not None else None
+        print(f"plmscope {args.verb}: error: {f'{where}: ' if where is not None else ''}{cause}", file=sys.stderr)
         return 1
     return 0
 

@@ -3,18 +3,24 @@
 Layout of the work-in-progress directory, a sibling of the output directory::
 
     <output>.partial/
+        .plmscope-output          marker: plmscope wrote this directory (see plmscope.io)
         lock                      flock-ed while a run writes here (a second run is refused)
-        progress.json             config fingerprint + the finished parts, in plan order
+        progress.json             config fingerprint + the finished parts (with their SHA-256), in plan order
         part-00000.parquet ...    finished parts: the rows of consecutive plan batches
         part-00003.parquet.tmp    the part being written (removed when a run resumes)
 
 A part is renamed from ``.tmp`` and fsync-ed before ``progress.json`` lists it, and
 ``progress.json`` itself is replaced atomically, so after a crash (SIGKILL, OOM, lost node) the
 manifest lists only complete parts. A rerun with the same fingerprint keeps the finished parts
-and runs the remaining batches; part boundaries depend only on the plan and the rows, so the
+whose size and SHA-256 match the manifest, up to the first missing or damaged one (logged), and
+runs the remaining batches; part boundaries depend only on the plan and the rows, so the
 resumed output is identical to an uninterrupted one. A rerun with another fingerprint discards
 the directory (logged). When the run completes, the parts are hard-linked into the output
 directory, which appears atomically, and the work-in-progress directory is removed.
+
+The output and the work-in-progress directory are checked with :func:`plmscope.io.check_output`
+before anything is written: neither may be the current directory, one of its ancestors, an input
+or a directory holding one, or an existing directory plmscope did not write.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import pyarrow as pa
 
 from plmscope.attention.dataset import ATTENTION_SCHEMA, AttentionWriter, open_part_writer
 from plmscope.errors import PlmscopeError, located
+from plmscope.io import MARKER, check_output, glob_escape, marker_text, output_path
 
 try:
     import fcntl
@@ -42,14 +49,14 @@ except ImportError:  # pragma: no cover - not POSIX: no lock, resumption still w
 
 log = logging.getLogger(__name__)
 
-PARTIAL_FORMAT = "plmscope-attention-partial/1"
+PARTIAL_FORMAT = "plmscope-attention-partial/2"  # /2: parts carry their SHA-256
 MANIFEST = "progress.json"
 LOCK = "lock"
 
 
 def partial_dir(output_dir: str | Path) -> Path:
     """The work-in-progress directory of an output: ``<output>.partial`` beside it."""
-    output_dir = Path(output_dir)
+    output_dir = output_path(output_dir)
     return output_dir.with_name(output_dir.name + ".partial")
 
 
@@ -69,6 +76,7 @@ class PartInfo:
         end_batch: one past its last plan batch.
         n_rows: attention rows.
         n_bytes: file size (checked on resume).
+        sha256: SHA-256 of the file (checked on resume: a damaged part of the right size is rerun).
         counts: ``(layers, heads)`` rows per head, as nested lists.
         proteins: the proteins finished in these batches (``proteins.parquet`` rows as dicts).
     """
@@ -78,6 +86,7 @@ class PartInfo:
     end_batch: int
     n_rows: int
     n_bytes: int
+    sha256: str
     counts: list[list[int]]
     proteins: list[dict] = field(default_factory=list)
 
@@ -95,6 +104,7 @@ class PartialRun:
         proteins_per_part: ...or to this many finished proteins (the resume granularity).
         row_group_rows: rows buffered before a Parquet row group is written.
         resume: False discards any stored run (``--restart``).
+        inputs: the run's input paths; the output may not be one of them or hold one.
 
     Attributes:
         path: the ``<output>.partial`` directory.
@@ -103,7 +113,8 @@ class PartialRun:
         resumed: True when finished parts of an earlier run were kept.
 
     Raises:
-        PlmscopeError: another process holds the directory's lock, or an option is invalid.
+        PlmscopeError: another process holds the directory's lock, an option is invalid, or the
+            output (or ``<output>.partial``) is a path plmscope must not replace.
     """
 
     def __init__(
@@ -117,13 +128,14 @@ class PartialRun:
         proteins_per_part: int = 250,
         row_group_rows: int = 1_000_000,
         resume: bool = True,
+        inputs: Sequence[str | Path | None] = (),
     ):
         for name, value in (("rows_per_part", rows_per_part), ("proteins_per_part", proteins_per_part),
                             ("row_group_rows", row_group_rows)):  # fmt: skip
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise PlmscopeError(f"{name} must be a positive integer, got {value!r}")
-        self.output_dir = Path(output_dir)
-        self.path = partial_dir(self.output_dir)
+        self.output_dir = check_output(output_dir, directory=True, inputs=inputs)
+        self.path = check_output(partial_dir(self.output_dir), directory=True, inputs=inputs, owned=_owned)
         self.fingerprint = dict(fingerprint)
         self.shape = (int(num_layers), int(num_heads))
         self.rows_per_part = int(rows_per_part)
@@ -131,7 +143,11 @@ class PartialRun:
         self.row_group_rows = int(row_group_rows)
         self.parts: list[PartInfo] = []
         self.resumed = False
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            (self.path / MARKER).write_text(marker_text())
+        except OSError as exc:
+            raise located(self.path, f"cannot write: {exc.strerror or exc}") from None
         self._lock = self._acquire()
         self._writer = None
         self._tmp: Path | None = None
@@ -183,18 +199,18 @@ class PartialRun:
             else:
                 self.parts = self._valid_prefix(stored.get("parts", []))
                 self.resumed = bool(self.parts)
-        keep = {LOCK, MANIFEST, *(p.file for p in self.parts)}
+        keep = {MARKER, LOCK, MANIFEST, *(p.file for p in self.parts)}
         for entry in self.path.iterdir():
             if entry.name not in keep:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         self._save()
         # temporary output directories of runs killed while assembling (we hold the output's lock)
-        for stale in self.output_dir.parent.glob(f".{self.output_dir.name}.tmp-*"):
+        for stale in self.output_dir.parent.glob(f".{glob_escape(self.output_dir.name)}.tmp-*"):
             log.info("removing %s, left by an interrupted run", stale)
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
 
     def _valid_prefix(self, listed: list) -> list[PartInfo]:
-        """The listed parts up to the first one that is missing, resized or out of sequence."""
+        """The listed parts up to the first one that is missing, resized, changed (SHA-256) or out of sequence."""
         parts: list[PartInfo] = []
         end = 0
         for item in listed:
@@ -206,8 +222,9 @@ class PartialRun:
                     and (self.path / part.file).is_file()
                     and (self.path / part.file).stat().st_size == part.n_bytes
                     and np.asarray(part.counts).shape == self.shape
+                    and file_sha256(self.path / part.file) == part.sha256
                 )
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OSError):
                 ok = False
             if not ok:
                 log.warning("%s: part %r is missing or damaged; its batches and later ones are rerun", self.path,
@@ -271,7 +288,8 @@ class PartialRun:
         os.replace(self._tmp, final)
         part = PartInfo(
             file=final.name, first_batch=self._first, end_batch=self._next, n_rows=int(self._rows),
-            n_bytes=final.stat().st_size, counts=self._counts.tolist(), proteins=self._proteins,
+            n_bytes=final.stat().st_size, sha256=file_sha256(final), counts=self._counts.tolist(),
+            proteins=self._proteins,
         )  # fmt: skip
         self.parts.append(part)
         self._save()
@@ -343,6 +361,20 @@ def _protein_row(protein) -> dict:
     if isinstance(protein, dict):
         return {k: protein[k] if k == "id" else int(protein.get(k, 1 if k == "n_windows" else 0)) for k in keys}
     return {k: getattr(protein, k) if k == "id" else int(getattr(protein, k)) for k in keys}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _owned(path: Path) -> bool:
+    """A work-in-progress directory of an earlier version (no marker): it holds the lock or the manifest."""
+    return not path.is_symlink() and ((path / LOCK).is_file() or (path / MANIFEST).is_file())
 
 
 def _fsync(path: Path) -> None:

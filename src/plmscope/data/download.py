@@ -226,7 +226,8 @@ def extract_tar(
 
     Args:
         archive: ``.tar``, ``.tar.gz``, ``.tar.bz2`` or ``.tar.xz`` file.
-        dest_dir: directory to create (an existing one is replaced).
+        dest_dir: directory to create (an existing one is replaced only if plmscope wrote it, see
+            :mod:`plmscope.io`).
         strip_components: leading path components to drop from each member, as
             ``tar --strip-components``; files with no components left are skipped with a warning.
 

@@ -13,6 +13,7 @@ from plmscope.data.structure import read_structure
 from plmscope.data.table import ProteinRecord, read_proteins, write_proteins
 from plmscope.data.tape_lmdb import read_tape_lmdb
 from plmscope.errors import PlmscopeError, located
+from plmscope.io import check_output
 
 InputFormat = Literal["proteinnet", "tape-lmdb", "pdb", "fasta", "table"]
 """Input formats; ``pdb`` covers PDB and mmCIF files (optionally gzipped), ``table`` is an
@@ -92,9 +93,11 @@ def prepare(
         The number of rows written.
 
     Raises:
-        PlmscopeError: any input problem (missing file, parse error, duplicate id); nothing is
-            written to ``output`` then.
+        PlmscopeError: any input problem (missing file, parse error, duplicate id), or an
+            ``output`` that is an input, a directory or not writable (:mod:`plmscope.io`);
+            nothing is written to ``output`` then.
     """
+    check_output(output, directory=False, inputs=inputs)  # never an input, a directory or the working directory
     records = read_inputs(inputs, fmt=fmt, dssp=dssp)
     if sample is not None:
         records = sample_records(records, n=sample, seed=seed)

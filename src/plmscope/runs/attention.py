@@ -15,6 +15,7 @@ from plmscope.attention.partial import PartialRun, digest
 from plmscope.attention.threshold import check_theta
 from plmscope.attention.windows import LONG_SEQUENCE_POLICIES, LongSequences, check_stride
 from plmscope.errors import PlmscopeError, located
+from plmscope.io import check_output
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ def run_attention(
     """
     started = time.perf_counter()
     output_dir = Path(output_dir)
+    inputs = [proteins_path, model]
+    check_output(output_dir, directory=True, inputs=inputs)  # refuse a bad output before any work
     theta = check_theta(theta)
     if long_sequences not in LONG_SEQUENCE_POLICIES:
         raise PlmscopeError(
@@ -128,7 +131,7 @@ def run_attention(
     }
     partial = PartialRun(
         output_dir, fingerprint=fingerprint, num_layers=adapter.num_layers, num_heads=adapter.num_heads,
-        rows_per_part=rows_per_part, proteins_per_part=proteins_per_part, resume=resume,
+        rows_per_part=rows_per_part, proteins_per_part=proteins_per_part, resume=resume, inputs=inputs,
     )  # fmt: skip
     start = partial.next_batch
     if partial.resumed:

@@ -144,7 +144,7 @@ def run_enrichment(
         "background_proteins": str(background_proteins or proteins_path),
         "n_background_proteins": len(bg_arrays.ids),
     }
-    with atomic_path(output_dir, directory=True) as tmp:
+    with atomic_path(output_dir, directory=True, inputs=[attention_dir, proteins_path, background_proteins]) as tmp:
         write_tables(tmp, dict(zip(OUTPUT_TABLES, (table, bg, top))))
         write_json(tmp / "meta.json", run_meta)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -123,7 +124,8 @@ def run_null_models(
     count_options = dict(features=features, cutoff=contact_cutoff, min_separation=contact_min_separation)
 
     output_dir.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.scratch-", dir=output_dir.parent))
+    # named like plmscope.io temporaries (with this pid) so a later write of the output removes it if we are killed
+    scratch = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-{os.getpid()}-scratch", dir=output_dir.parent))
     try:
         datasets = _extract_all(records, proteins_path, scratch, model=model, theta=sweep[0], seed=seed,
                                 random_std=random_std, **run_options)  # fmt: skip

@@ -76,7 +76,7 @@ def run_view(
         record, rows, model=str(meta["model"]), layer=layer, head=head, threshold=threshold,
         num_layers=meta["num_layers"], num_heads=meta["num_heads"], min_weight=floor,
     )  # fmt: skip
-    with atomic_path(output) as tmp:
+    with atomic_path(output, inputs=[proteins_path, attention_dir]) as tmp:
         tmp.write_text(page, encoding="utf-8")
     log.debug("%s: %.0f kB", output, len(page.encode()) / 1e3)
     at_threshold = rows["weight"].to_numpy(dtype=np.float32) >= np.float32(threshold)
@@ -160,7 +160,7 @@ def run_view_many(
         _check_analysed(attention_dir, protein_ids)
     names = _file_names([r.id for r in records])
     label = f"{layer + 1}-{head + 1}"
-    with atomic_path(output_dir, directory=True) as tmp:
+    with atomic_path(output_dir, directory=True, inputs=[proteins_path, attention_dir, top_heads]) as tmp:
         for record, name in zip(records, names):
             rows = read_protein_attention(attention_dir, record.id, min_weight=floor)
             page = render_viewer_html(
