@@ -27,8 +27,8 @@ from plmscope.analysis.contact_prediction import (
 )
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError, located
-from plmscope.models.known import DType
-from plmscope.runs.common import LongSequences, check_long_sequences, check_positive_int, write_outputs
+from plmscope.options import WHOLE_SEQUENCE_POLICIES, DType, LongSequences, check_choice, check_int
+from plmscope.outputs import write_outputs
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def _check_options(
     long_sequences: str,
 ) -> None:  # fmt: skip
     """Reject invalid options with a one-line error naming the option."""
-    check_positive_int("contacts train_proteins", train_proteins)
+    check_int("contacts train_proteins", train_proteins)
     if int(n_maps) != n_maps or n_maps < 0:
         raise PlmscopeError(f"contacts n_maps: must be an integer >= 0, got {n_maps!r}")
     if not (np.isfinite(cutoff) and cutoff > 0):
@@ -209,7 +209,7 @@ def _check_options(
         raise PlmscopeError(f"contacts select_k: must be one of {list(TOP_K)}, got {select_k!r}")
     if int(max_residues) != max_residues or max_residues <= MIN_SEPARATION:
         raise PlmscopeError(f"contacts max_residues: must be an integer > {MIN_SEPARATION}, got {max_residues!r}")
-    check_long_sequences(long_sequences, verb="contacts")
+    check_choice("contacts long_sequences", long_sequences, WHOLE_SEQUENCE_POLICIES)
 
 
 def _usable(records: Sequence[ProteinRecord], *, max_residues: int, long_sequences: str) -> list[ProteinRecord]:

@@ -9,9 +9,9 @@ from typing import Any, Iterable
 import pandas as pd
 
 from plmscope.analysis.features import AMINO_ACID_FEATURES, check_features
+from plmscope.analysis.readers import read_enrichment_meta, read_enrichment_table
 from plmscope.errors import located
-from plmscope.runs.common import output_directory, save_figure
-from plmscope.runs.enrichment import read_enrichment_meta, read_enrichment_table
+from plmscope.outputs import output_directory, save_figure
 from plmscope.viz.enrichment_plots import plot_amino_acids, plot_heatmap, plot_top_heads
 
 log = logging.getLogger(__name__)

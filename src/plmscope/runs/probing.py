@@ -34,8 +34,8 @@ from plmscope.analysis.probing import (
 from plmscope.data.contacts import pair_contacts
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError
-from plmscope.models.registry import DType
-from plmscope.runs.common import output_directory, save_figure, write_json, write_tables
+from plmscope.options import DType
+from plmscope.outputs import output_directory, save_figure, write_json, write_tables
 
 log = logging.getLogger(__name__)
 
