@@ -99,6 +99,8 @@ PROBE_MAX_PAIRS = 200
 PROBE_C = 1.0
 PROBE_MAX_ITER = 1000
 PROBE_THREADS = 1
+PROBE_TASKS: tuple[str, ...] = ("helix", "strand", "turn_bend", "binding_site", "contact")
+"""Probe tasks (:data:`plmscope.analysis.probing.TASKS`, restated here so the CLI does not import pandas)."""
 
 # views
 VIEW_FEATURE = "binding_site"
