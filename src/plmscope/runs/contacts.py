@@ -10,6 +10,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from plmscope import options as opt
 from plmscope.analysis.contact_prediction import (
     MIN_SEPARATION,
     RANGES,
@@ -45,11 +46,11 @@ def run_contacts(
     C: float = 0.15,
     solver: Solver = "liblinear",
     standardize: bool = True,
-    contact_cutoff: float = 8.0,
+    contact_cutoff: float = opt.CONTACT_CUTOFF,
     select_range: RangeName = "all",
     select_k: TopK = "L",
     n_maps: int = 3,
-    max_residues: int = 510,
+    max_residues: int = opt.MAX_RESIDUES,
     long_sequences: LongSequences = "truncate",
     device: str = "auto",
     dtype: DType = "auto",

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from plmscope import options as opt
 from plmscope.analysis.features import check_contact_options
 from plmscope.analysis.probing import (
     SS_CLASSES,
@@ -22,10 +23,10 @@ from plmscope.analysis.probing import (
     attention_pair_features,
     binary_f1,
     candidate_pairs,
-    chance_precision_at_k,
+    chance_pooled_precision,
+    embedding_pair_features,
     make_probe,
-    pair_features,
-    precision_at_k,
+    pooled_precision_at_k,
     sample_pairs,
     split_proteins,
     ss_codes,
@@ -87,16 +88,16 @@ def run_probing(
     *,
     model: str,
     valid_proteins_path: str | Path | None = None,
-    valid_fraction: float = 0.3,
+    valid_fraction: float = opt.PROBE_VALID_FRACTION,
     seed: int = 0,
     tasks: Iterable[str] | None = None,
     max_pairs_per_protein: int | None = 200,
     max_residues_per_protein: int | None = None,
     C: float = 1.0,
     max_iter: int = 1000,
-    contact_cutoff: float = 8.0,
+    contact_cutoff: float = opt.CONTACT_CUTOFF,
     contact_min_separation: int = 6,
-    max_residues: int = 510,
+    max_residues: int = opt.MAX_RESIDUES,
     max_tokens: int = 4096,
     layers_per_pass: int | None = None,
     device: str = "auto",
@@ -384,7 +385,7 @@ def _gather(adapter, proteins: Sequence[_Protein], batches: Sequence[Sequence[in
                     if needs_tokens:
                         features.token_train.setdefault(layer, {})[p.id] = h[p.token_index]
                     if needs_pairs:
-                        features.pair_train.setdefault(layer, {})[p.id] = pair_features(h, p.pair_i, p.pair_j)
+                        features.pair_train.setdefault(layer, {})[p.id] = embedding_pair_features(h, p.pair_i, p.pair_j)
             if needs_pairs:
                 for layer in attention_layers:
                     a = attention[layer - 1][b, :, :n, :n].float().cpu().numpy()
@@ -477,9 +478,9 @@ def _precision_row(probe: str, task: str, layer: int, scores: list[np.ndarray], 
     """Precision@k row of a probe on the validation proteins (k from :data:`TOP_K_DIVISORS`)."""
     labels = [p.pair_y if task == "contact" else p.sites for p in valid]
     ks = [top_k_size(p.length, TOP_K_DIVISORS[task]) for p in valid]
-    value, taken = precision_at_k(scores, labels, ks)
+    value, taken = pooled_precision_at_k(scores, labels, ks)
     positives = int(sum(np.count_nonzero(v) for v in labels))
-    return _row(probe, task, layer, value, chance_precision_at_k(labels, ks), y_train=y, n_valid=taken,
+    return _row(probe, task, layer, value, chance_pooled_precision(labels, ks), y_train=y, n_valid=taken,
                 n_valid_positive=positives, n_valid_proteins=len(valid), converged=converged)  # fmt: skip
 
 

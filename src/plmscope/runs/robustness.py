@@ -117,9 +117,10 @@ def run_null_models(
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.scratch-", dir=output_dir.parent))
     try:
-        datasets = _extract_all(records, proteins_path, scratch, model=model, theta=sweep[0], seed=seed, random_std=random_std,
-                                max_residues=max_residues, max_tokens=max_tokens, long_sequences=long_sequences,
-                                device=device, dtype=dtype, progress=progress)  # fmt: skip
+        datasets = _extract_all(records, proteins_path, scratch, model=model, theta=sweep[0], seed=seed,
+                                random_std=random_std, max_residues=max_residues, max_tokens=max_tokens,
+                                long_sequences=long_sequences, device=device, dtype=dtype,
+                                progress=progress)  # fmt: skip
         tables, per_protein, rows_read = {}, {}, {}
         for condition, path in datasets.items():
             _, tables[condition], per_protein[condition], rows_read[condition] = count_thresholds(
