@@ -146,17 +146,38 @@ def run_contacts(
     summary = summarise_precision(per_protein)
     summary["contact_definition"] = f"CA-CA < {contact_cutoff:g} Å (CA for every residue: the table has no CB)"
 
-    selection = pd.DataFrame(
-        {
-            "layer": np.arange(len(labels_of_head)) // heads,
-            "head": np.arange(len(labels_of_head)) % heads,
-            "label": labels_of_head,
-            f"train_precision_{select_k}_{select_range}": head_scores,
-            "coefficient": coefficients,
-            "best": np.arange(len(labels_of_head)) == best,
-        }
-    )
-    meta = {
+    selection = _selection(labels_of_head, heads, head_scores, coefficients, best,
+                           column=f"train_precision_{select_k}_{select_range}")  # fmt: skip
+    meta = _meta(model=model, proteins_path=proteins_path, adapter=adapter, contact_cutoff=contact_cutoff, C=C,
+                 solver=solver, seed=seed, standardize=standardize, coefficients=coefficients, intercept=intercept,
+                 best=best, best_label=best_label, head_scores=head_scores, select_k=select_k,
+                 select_range=select_range, train=train, test=test)  # fmt: skip
+    figures = _figures(summary, maps, model=model, best_label=best_label)
+    _write(output_dir, summary=summary, per_protein=per_protein, selection=selection, meta=meta, figures=figures)
+
+    long_pl = summary[(summary["range"] == "long") & (summary["k"] == "L")].set_index("method")["precision"]
+    return {
+        "output": str(output_dir),
+        "train_proteins": len(train),
+        "test_proteins": len(test),
+        "best_head": best_label,
+        "long_range_precision_at_L": {m: round(float(v), 4) for m, v in long_pl.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _selection(labels_of_head, heads, head_scores, coefficients, best, *, column: str) -> pd.DataFrame:
+    """One row per head: its training precision, regression coefficient, and whether it is the best head."""
+    n = np.arange(len(labels_of_head))
+    return pd.DataFrame({"layer": n // heads, "head": n % heads, "label": labels_of_head, column: head_scores,
+                         "coefficient": coefficients, "best": n == best})  # fmt: skip
+
+
+def _meta(*, model, proteins_path, adapter, contact_cutoff, C, solver, seed, standardize, coefficients, intercept,
+          best, best_label, head_scores, select_k, select_range, train, test) -> dict[str, Any]:  # fmt: skip
+    """``meta.json`` of a contacts run: inputs, contact definition, methods, the fitted regression and best head."""
+    heads = adapter.num_heads
+    return {
         "model": model,
         "proteins": str(proteins_path),
         "num_layers": adapter.num_layers,
@@ -180,18 +201,6 @@ def run_contacts(
         "test_ids": [r.id for r in test],
         "seed": seed,
     }  # fmt: skip
-    figures = _figures(summary, maps, model=model, best_label=best_label)
-    _write(output_dir, summary=summary, per_protein=per_protein, selection=selection, meta=meta, figures=figures)
-
-    long_pl = summary[(summary["range"] == "long") & (summary["k"] == "L")].set_index("method")["precision"]
-    return {
-        "output": str(output_dir),
-        "train_proteins": len(train),
-        "test_proteins": len(test),
-        "best_head": best_label,
-        "long_range_precision_at_L": {m: round(float(v), 4) for m, v in long_pl.items()},
-        "seconds": round(time.perf_counter() - started, 3),
-    }
 
 
 def _check_options(

@@ -154,17 +154,11 @@ def run_probing(
     """
     started = time.perf_counter()
     chosen = _check_tasks(tasks)
-    check_contact_options(contact_cutoff, contact_min_separation)
-    for name, value in (("max_pairs_per_protein", max_pairs_per_protein),
-                        ("max_residues_per_protein", max_residues_per_protein),
-                        ("layers_per_pass", layers_per_pass)):  # fmt: skip
-        if value is not None and (int(value) != value or value < 1):
-            raise PlmscopeError(f"{name}: must be a positive integer or None, got {value!r}")
-    make_probe(C=C, max_iter=max_iter, seed=seed)  # validates C and max_iter before the model loads
-    if threads is not None and (int(threads) != threads or threads < 1):
-        raise PlmscopeError(f"threads: must be a positive integer or None, got {threads!r}")
+    _check_options(contact_cutoff=contact_cutoff, contact_min_separation=contact_min_separation, C=C,
+                   max_iter=max_iter, seed=seed, max_pairs_per_protein=max_pairs_per_protein,
+                   max_residues_per_protein=max_residues_per_protein, layers_per_pass=layers_per_pass,
+                   threads=threads)  # fmt: skip
 
-    from plmscope.models.inference import plan_batches
     from plmscope.models.registry import load_adapter
 
     output_dir = Path(output_dir)
@@ -187,19 +181,8 @@ def run_probing(
         for task, reason in skipped.items():
             log.warning("probe task %s skipped: %s", task, reason)
 
-        hidden_layers = list(range(adapter.num_layers + 1))
-        step = len(hidden_layers) if layers_per_pass is None else int(layers_per_pass)
-        batches = plan_batches([p.length for p in proteins], max_tokens=max_tokens, n_special=adapter.n_special)
-        rows: list[dict] = []
-        for start in range(0, len(hidden_layers), step):
-            group = hidden_layers[start : start + step]
-            features = _gather(adapter, proteins, batches, group, usable)
-            for layer in group:
-                rows += _embedding_rows(features, proteins, layer, usable, C=C, max_iter=max_iter, seed=seed)
-                if "contact" in usable and layer >= 1:
-                    rows += _attention_rows(features, proteins, layer, C=C, max_iter=max_iter, seed=seed)
-            log.info("probed layers %d-%d", group[0], group[-1])
-        table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+        table = _probe_layers(adapter, proteins, usable, max_tokens=max_tokens, layers_per_pass=layers_per_pass, C=C,
+                              max_iter=max_iter, seed=seed)  # fmt: skip
 
     from plmscope.viz.paper_plots import plot_probing
 
@@ -241,6 +224,34 @@ def run_probing(
         "seconds": meta["seconds"],
     }
 
+
+
+def _check_options(*, contact_cutoff, contact_min_separation, C, max_iter, seed, threads, **optional) -> None:
+    """Reject bad options before the model loads (``optional``: positive integers or None)."""
+    check_contact_options(contact_cutoff, contact_min_separation)
+    for name, value in {**optional, "threads": threads}.items():
+        if value is not None and (int(value) != value or value < 1):
+            raise PlmscopeError(f"{name}: must be a positive integer or None, got {value!r}")
+    make_probe(C=C, max_iter=max_iter, seed=seed)  # validates C and max_iter
+
+
+def _probe_layers(adapter, proteins, usable, *, max_tokens, layers_per_pass, C, max_iter, seed) -> pd.DataFrame:
+    """Probe every hidden layer (embeddings) and attention layer, ``layers_per_pass`` layers held at once."""
+    from plmscope.models.inference import plan_batches
+
+    hidden_layers = list(range(adapter.num_layers + 1))
+    step = len(hidden_layers) if layers_per_pass is None else int(layers_per_pass)
+    batches = plan_batches([p.length for p in proteins], max_tokens=max_tokens, n_special=adapter.n_special)
+    rows: list[dict] = []
+    for start in range(0, len(hidden_layers), step):
+        group = hidden_layers[start : start + step]
+        features = _gather(adapter, proteins, batches, group, usable)
+        for layer in group:
+            rows += _embedding_rows(features, proteins, layer, usable, C=C, max_iter=max_iter, seed=seed)
+            if "contact" in usable and layer >= 1:
+                rows += _attention_rows(features, proteins, layer, C=C, max_iter=max_iter, seed=seed)
+        log.info("probed layers %d-%d", group[0], group[-1])
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 @contextlib.contextmanager
 def _thread_limit(threads: int | None) -> Iterator[None]:
