@@ -25,8 +25,10 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    keys = [c for c in frame.columns if not pd.api.types.is_float_dtype(frame[c])
-            and frame[c].map(lambda v: isinstance(v, (str, int, np.integer, bool, np.bool_)) or v is None).all()]  # fmt: skip
+    def sortable(v) -> bool:
+        return isinstance(v, (str, int, np.integer, bool, np.bool_)) or v is None
+
+    keys = [c for c in frame.columns if not pd.api.types.is_float_dtype(frame[c]) and frame[c].map(sortable).all()]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys else frame
 
 
@@ -80,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     n = len(list(args.before.rglob("*.parquet")))
     for problem in problems:
         print(problem)
-    print(f"{n} Parquet files compared: {'identical within ' + str(args.atol) if not problems else str(len(problems)) + ' differences'}")
+    verdict = f"identical within {args.atol}" if not problems else f"{len(problems)} differences"
+    print(f"{n} Parquet files compared: {verdict}")
     return 1 if problems else 0
 
 

@@ -330,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proteins", required=True)
     p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--train-proteins", type=int, default=opt.CONTACT_TRAIN_PROTEINS, help="proteins to fit on (Rao et al.: 20)")
+    p.add_argument("--train-proteins", type=int, default=opt.CONTACT_TRAIN_PROTEINS,
+                   help="proteins to fit on (Rao et al.: 20)")
     p.add_argument("--seed", type=int, default=0, help="train/test split and solver seed")
     p.add_argument("--C", type=float, default=opt.CONTACT_C, help="inverse L1 regularisation strength")
     p.add_argument("--solver", choices=opt.SOLVERS, default=opt.CONTACT_SOLVER)
@@ -392,10 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--valid-proteins", help="validation protein table (default: split --proteins)")
-    p.add_argument("--valid-fraction", type=float, default=opt.PROBE_VALID_FRACTION, help="held-out share when splitting")
+    p.add_argument("--valid-fraction", type=float, default=opt.PROBE_VALID_FRACTION,
+                   help="held-out share when splitting")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tasks", nargs="+", choices=opt.PROBE_TASKS, help="probe tasks (default: all)")
-    p.add_argument("--max-pairs-per-protein", type=int, default=opt.PROBE_MAX_PAIRS, help="contact pairs per training protein")
+    p.add_argument("--max-pairs-per-protein", type=int, default=opt.PROBE_MAX_PAIRS,
+                   help="contact pairs per training protein")
     p.add_argument("--max-residues-per-protein", type=int, help="residues per training protein (default: all)")
     p.add_argument("--C", type=float, default=opt.PROBE_C, help="inverse L2 strength of the logistic regressions")
     p.add_argument("--max-iter", type=int, default=opt.PROBE_MAX_ITER)

@@ -159,7 +159,9 @@ def in_cache(repo_id: str) -> bool:
     try:
         return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
     except HFValidationError:
-        raise PlmscopeError(f"model {repo_id!r} is neither a local directory nor a valid Hugging Face hub name") from None
+        raise PlmscopeError(
+            f"model {repo_id!r} is neither a local directory nor a valid Hugging Face hub name"
+        ) from None
 
 
 def short_error(exc: BaseException, *, limit: int = 240) -> str:
