@@ -312,7 +312,7 @@ def test_missing_protein_table_and_bad_options(inputs, tmp_path):
     for kwargs, name in [({"min_count": 0}, "min_count"), ({"alpha": 1.5}, "alpha"), ({"top_k": 0}, "top_k"),
                          ({"contact_min_separation": 0}, "contact_min_separation"),
                          ({"contact_cutoff": -1.0}, "contact_cutoff")]:  # fmt: skip
-        with pytest.raises(PlmscopeError, match=f"^{name}:"):
+        with pytest.raises(PlmscopeError, match=rf"^{name}\b"):
             run_enrichment(attn, proteins, tmp_path / "o", **kwargs)
 
 

@@ -11,15 +11,14 @@ from plmscope.fourier import Landscape, all_points
 from plmscope.fourier.landscape_spec import build_spec
 from plmscope.fourier.methods import METHODS
 from plmscope.models.scoring import save_tiny_masked_lm
-from plmscope.runs.epistasis import (
-    PersistentCache,
-    _row_keys,
-    draw_points,
-    interaction_table,
-    load_config,
-    normalize_config,
-    run_epistasis,
-)
+from plmscope.fourier.cache import PersistentCache
+from plmscope.fourier.cache import row_keys as _row_keys
+from plmscope.fourier.config import load_config
+from plmscope.fourier.sampling import draw_points
+from plmscope.fourier.tables import interaction_table
+from plmscope.options import QSFT_DEFAULTS
+from plmscope.options import validate_landscape as normalize_config
+from plmscope.runs.epistasis import run_epistasis
 
 SEQ = "MKTAYIAKQRQISF"
 
@@ -189,17 +188,17 @@ def test_persistent_cache_recovers_the_journal_and_merges_writers(tmp_path):
 
 def test_config_errors_name_the_key(tmp_path):
     base = {"protein": {"sequence": SEQ}, "site_sets": [[2]]}
-    with pytest.raises(PlmscopeError, match="unknown entries \\['budget'\\]"):
+    with pytest.raises(PlmscopeError, match="'budget' was unexpected"):
         normalize_config({**base, "budget": 3})
-    with pytest.raises(PlmscopeError, match="qsft: unknown entries \\['bb'\\]"):
+    with pytest.raises(PlmscopeError, match="landscape.qsft: .*'bb' was unexpected"):
         normalize_config({**base, "qsft": {"bb": 2}})
-    with pytest.raises(PlmscopeError, match="score: must be one of"):
+    with pytest.raises(PlmscopeError, match="landscape.score: 'pll' is not one of"):
         normalize_config({**base, "score": "pll"})
-    with pytest.raises(PlmscopeError, match="site_sets: required"):
+    with pytest.raises(PlmscopeError, match="'site_sets' is a required property"):
         normalize_config({"protein": {"sequence": SEQ}})
-    with pytest.raises(PlmscopeError, match="test.n_boot"):
+    with pytest.raises(PlmscopeError, match="landscape.test.n_boot: 0 is less than the minimum"):
         normalize_config({**base, "test": {"n_boot": 0}})
-    assert normalize_config(base)["qsft"]["C"] == 2  # defaults filled in
+    assert normalize_config(base)["qsft"]["C"] == QSFT_DEFAULTS["C"]  # defaults filled in
 
 
 def test_load_config_from_workflow_yaml_and_json(tmp_path):

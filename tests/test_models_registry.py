@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from plmscope.errors import PlmscopeError
-from plmscope.models import registry
+from plmscope.models import registry, resolve
 from plmscope.models.known import FAMILY_NAMES
 from plmscope.models.registry import FAMILIES, KNOWN_MODELS, load_adapter, resolve_dtype
 from plmscope.models.tiny import save_tiny_model
@@ -33,7 +33,7 @@ def test_offline_hub_name_is_a_one_line_error_naming_the_model(monkeypatch):
 def test_unreachable_hub_is_a_one_line_error(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(registry, "_hub_unreachable", lambda: "https://huggingface.co: planted failure")
+    monkeypatch.setattr(resolve, "hub_unreachable", lambda: "https://huggingface.co: planted failure")
     with pytest.raises(PlmscopeError, match=r"'plmscope-test/does-not-exist' could not be loaded: .*cannot be "
                                             r"reached \(https://huggingface.co: planted failure\)$"):
         load_adapter("plmscope-test/does-not-exist", device="cpu")

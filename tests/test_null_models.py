@@ -125,7 +125,9 @@ def test_run_null_models_matches_the_pipeline_run_per_condition(tiny_models, tmp
     from plmscope.models.registry import load_adapter
     from plmscope.runs.attention import run_attention
     from plmscope.runs.enrichment import run_enrichment
-    from plmscope.runs.robustness import CONDITIONS, extract_attention, run_null_models
+    from plmscope.analysis.robustness import CONDITIONS
+    from plmscope.attention.extract import extract_attention
+    from plmscope.runs.robustness import run_null_models
 
     model = str(tiny_models["bert"])
     records = _records()
@@ -148,7 +150,8 @@ def test_run_null_models_matches_the_pipeline_run_per_condition(tiny_models, tmp
     run_attention(shuffled, tmp_path / "ref" / "shuffled", model=model, theta=0.3, max_residues=60, device="cpu",
                   progress=False)  # fmt: skip
     adapter = reinitialise(load_adapter(model, max_residues=60, device="cpu"), seed=0, std=0.5)
-    extract_attention(adapter, records, tmp_path / "ref" / "random_weights", theta=0.3, progress=False)
+    extract_attention(adapter, [(r.id, r.sequence) for r in records], tmp_path / "ref" / "random_weights", theta=0.3,
+                      progress=False)  # fmt: skip
     reference = {}
     for condition in CONDITIONS:
         run_enrichment(tmp_path / "ref" / condition, table, tmp_path / "ref" / f"{condition}_enrichment", min_count=1)

@@ -18,11 +18,11 @@ from plmscope.analysis.probing import (
     attention_pair_features,
     binary_f1,
     candidate_pairs,
-    chance_precision_at_k,
+    chance_pooled_precision,
     make_probe,
     one_vs_all_f1,
-    pair_features,
-    precision_at_k,
+    embedding_pair_features,
+    pooled_precision_at_k,
     sample_pairs,
     split_proteins,
     ss_codes,
@@ -47,22 +47,22 @@ def test_precision_at_k_pools_the_top_k_of_each_protein():
     scores = [np.array([0.9, 0.8, 0.1, 0.7, 0.2]), np.array([0.5, 0.6, 0.4])]
     labels = [np.array([1, 0, 1, 1, 0]), np.array([0, 1, 0])]
     # protein 1: top 3 = 0.9 (1), 0.8 (0), 0.7 (1) -> 2 hits; protein 2: top 1 = 0.6 (1) -> 1 hit
-    assert precision_at_k(scores, labels, [3, 1]) == (pytest.approx(3 / 4), 4)
+    assert pooled_precision_at_k(scores, labels, [3, 1]) == (pytest.approx(3 / 4), 4)
     # k larger than the candidates takes them all; k = 0 skips the protein
-    assert precision_at_k(scores, labels, [10, 0]) == (pytest.approx(3 / 5), 5)
-    value, taken = precision_at_k(scores, labels, [0, 0])
+    assert pooled_precision_at_k(scores, labels, [10, 0]) == (pytest.approx(3 / 5), 5)
+    value, taken = pooled_precision_at_k(scores, labels, [0, 0])
     assert np.isnan(value) and taken == 0
     # ties are broken by candidate order (stable), so the result is deterministic
-    assert precision_at_k([np.zeros(4)], [np.array([0, 1, 1, 1])], [1]) == (0.0, 1)
+    assert pooled_precision_at_k([np.zeros(4)], [np.array([0, 1, 1, 1])], [1]) == (0.0, 1)
     with pytest.raises(PlmscopeError, match="3 scores for 2 labels"):
-        precision_at_k([np.zeros(3)], [np.zeros(2)], [1])
+        pooled_precision_at_k([np.zeros(3)], [np.zeros(2)], [1])
     with pytest.raises(PlmscopeError, match="k values"):
-        precision_at_k(scores, labels, [1])
+        pooled_precision_at_k(scores, labels, [1])
 
 
 def test_chance_precision_and_top_k_size():
     labels = [np.array([1, 0, 0, 0]), np.array([1, 1])]
-    assert chance_precision_at_k(labels, [2, 1]) == pytest.approx((2 * 0.25 + 1 * 1.0) / 3)
+    assert chance_pooled_precision(labels, [2, 1]) == pytest.approx((2 * 0.25 + 1 * 1.0) / 3)
     assert top_k_size(100, 5) == 20 and top_k_size(147, 20) == 7 and top_k_size(9, 20) == 0
     with pytest.raises(PlmscopeError):
         top_k_size(10, 0)
@@ -83,9 +83,9 @@ def test_f1_matches_scikit_learn_and_one_vs_all():
 def test_pair_features_are_symmetric_and_attention_is_symmetrised():
     h = np.random.default_rng(1).normal(size=(6, 4)).astype(np.float32)
     i, j = np.array([0, 2, 5]), np.array([3, 4, 1])
-    x = pair_features(h, i, j)
+    x = embedding_pair_features(h, i, j)
     assert x.shape == (3, 8)
-    np.testing.assert_allclose(x, pair_features(h, j, i))
+    np.testing.assert_allclose(x, embedding_pair_features(h, j, i))
     np.testing.assert_allclose(x[:, :4], h[i] * h[j])
     a = np.random.default_rng(2).uniform(size=(2, 6, 6)).astype(np.float32)
     f = attention_pair_features(a, i, j)
@@ -126,8 +126,8 @@ def test_folded_pair_scores_equal_the_pipeline():
     h = rng.normal(size=(30, 5))
     i, j = candidate_pairs(np.ones(30, bool), min_separation=2)
     y = rng.random(len(i)) < 0.3
-    probe = make_probe(C=0.5).fit(pair_features(h, i, j), y)
-    np.testing.assert_allclose(_pair_scores(probe, h, i, j), probe.decision_function(pair_features(h, i, j)),
+    probe = make_probe(C=0.5).fit(embedding_pair_features(h, i, j), y)
+    np.testing.assert_allclose(_pair_scores(probe, h, i, j), probe.decision_function(embedding_pair_features(h, i, j)),
                                rtol=1e-5, atol=1e-6)  # fmt: skip
 
 

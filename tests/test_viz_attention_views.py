@@ -18,7 +18,12 @@ from plmscope.attention.dataset import ATTENTION_SCHEMA
 from plmscope.errors import PlmscopeError
 from plmscope.viz.attention_views import render_attention_views_html, write_attention_views
 
-SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVGIGGKLSDGHRHDVRAPDYDDWSTPSELGHAGLNGDILVWNPVLEDAFELSSMGIRVDADTLKHQLALTGDEDRLELEWHQALLRGEMPQTIGGGIGQSRLTMLLLQLPHIGQVQAGVWPAACR"
+SEQUENCE = (
+    "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALR"
+    "PDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVG"
+    "IGGKLSDGHRHDVRAPDYDDWSTPSELGHAGLNGDILVWNPVLEDAFELSSMGIRVDADTLKHQLALTGDEDRLELEWHQALLRGEMPQTIGGGIGQSRL"
+    "TMLLLQLPHIGQVQAGVWPAACR"
+)
 LAYERS, HEADS = 3, 4
 
 
@@ -171,7 +176,7 @@ def test_browser_selector_hover_and_thumbnail_click(tmp_path):
     attrs = body_attributes(browse(page, tmp_path))
     assert "data-error" not in attrs and attrs["data-ready"] == "1", attrs
     n = len(SEQUENCE)
-    assert attrs["data-seen"].split(",") == [f"2-3/{n - 1}", f"3-3/0", f"3-4/{n - 1}", f"1-1/{n - 1}"]
+    assert attrs["data-seen"].split(",") == [f"2-3/{n - 1}", "3-3/0", f"3-4/{n - 1}", f"1-1/{n - 1}"]
     # Head 3-4: every residue attends to residue 1, which attends only to itself (not an arc).
     assert attrs["data-hover-seen"] == f"1:0:{n - 1}"
     assert attrs["data-painted"] == "3"  # the three heads with rows have painted thumbnails

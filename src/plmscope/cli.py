@@ -8,17 +8,15 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from plmscope import options as opt
 from plmscope.errors import PlmscopeError
-
-FORMATS = ("proteinnet", "tape-lmdb", "pdb", "fasta", "table")
-LONG_SEQUENCE_POLICIES = ("truncate", "skip", "error", "window")
 
 
 def run_prepare(args: argparse.Namespace) -> None:
     """Parse input files into one protein table (Parquet)."""
-    from plmscope.data.prepare import prepare
+    from plmscope.runs.prepare import run_prepare as run
 
-    n = prepare(
+    n = run(
         [Path(p) for p in args.inputs],
         fmt=args.format,
         output=Path(args.output),
@@ -240,7 +238,7 @@ def run_view(args: argparse.Namespace) -> None:
 
 def run_download(args: argparse.Namespace) -> None:
     """Download a manifest entry or URL (retried, checksummed, atomic), or unpack an archive."""
-    from plmscope.data.download import run_download as run
+    from plmscope.runs.download import run_download as run
 
     path = run(
         name=args.name,
@@ -260,7 +258,7 @@ def run_download(args: argparse.Namespace) -> None:
 
 def run_convert_tape(args: argparse.Namespace) -> None:
     """Convert a TAPE BERT checkpoint (config.json + pytorch_model.bin) into a transformers model directory."""
-    from plmscope.models.tape import run_convert_tape as run
+    from plmscope.runs.convert_tape import run_convert_tape as run
 
     logging.info("converted: %s", run(Path(args.tape_dir), Path(args.output)))
 
@@ -275,49 +273,49 @@ def run_models(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every verb."""
-    from plmscope.analysis.probing import TASKS
     parser = argparse.ArgumentParser(prog="plmscope", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="verb", required=True)
 
     p = sub.add_parser("prepare", help=run_prepare.__doc__)
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=opt.INPUT_FORMATS)
     p.add_argument("inputs", nargs="+", help="input files (LMDB: the .lmdb directory)")
     p.add_argument("-o", "--output", required=True, help="protein table (.parquet)")
     p.add_argument("--dssp", action="store_true", help="assign ss8 with mkdssp (pdb format only)")
     p.add_argument("--sample", type=int, default=None, help="keep a seeded random subset of N records")
-    p.add_argument("--seed", type=int, default=123, help="seed of --sample (paper: 123)")
+    p.add_argument("--seed", type=int, default=opt.PREPARE_SEED, help="seed of --sample (paper: 123)")
     p.set_defaults(func=run_prepare)
 
     p = sub.add_parser("attention", help=run_attention.__doc__)
     p.add_argument("--proteins", required=True)
     p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
     p.add_argument("-o", "--output", required=True, help="attention dataset directory")
-    p.add_argument("--theta", type=float, default=0.3, help="attention threshold (paper: 0.3)")
-    p.add_argument("--max-residues", type=int, default=510)
-    p.add_argument("--max-tokens", type=int, default=8192, help="padded tokens per batch")
-    p.add_argument("--long-sequences", choices=LONG_SEQUENCE_POLICIES, default="truncate",
+    p.add_argument("--theta", type=float, default=opt.THETA, help="attention threshold (paper: 0.3)")
+    p.add_argument("--max-residues", type=int, default=opt.MAX_RESIDUES)
+    p.add_argument("--max-tokens", type=opt.max_tokens_arg, default=opt.MAX_TOKENS,
+                   help="padded tokens per batch, or auto (4096 on CPU, 16384 on CUDA)")
+    p.add_argument("--long-sequences", choices=opt.LONG_SEQUENCE_POLICIES, default=opt.LONG_SEQUENCES,
                    help="sequences over --max-residues: truncate (paper), skip, error, or window (overlapping windows)")
     p.add_argument("--window-stride", type=int, default=None,
                    help="residues between window starts with --long-sequences window (default: max-residues // 2)")
     p.add_argument("--restart", action="store_true",
                    help="discard the partial results of an interrupted run (<output>.partial) instead of resuming")
-    p.add_argument("--rows-per-part", type=int, default=5_000_000, help=argparse.SUPPRESS)
-    p.add_argument("--proteins-per-part", type=int, default=250,
+    p.add_argument("--rows-per-part", type=int, default=opt.ROWS_PER_PART, help=argparse.SUPPRESS)
+    p.add_argument("--proteins-per-part", type=int, default=opt.PROTEINS_PER_PART,
                    help="proteins per Parquet part, also how often progress is saved for resuming")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    p.add_argument("--device", default=opt.DEVICE, help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default=opt.DTYPE, choices=opt.DTYPES)
     p.set_defaults(func=run_attention)
 
     p = sub.add_parser("enrichment", help=run_enrichment.__doc__)
     p.add_argument("--attention", required=True, help="attention dataset directory")
     p.add_argument("--proteins", required=True)
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--min-count", type=int, default=100, help="mask heads with fewer thresholded weights")
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (Bonferroni)")
-    p.add_argument("--top-k", type=int, default=10)
-    p.add_argument("--contact-cutoff", type=float, default=8.0, help="CA-CA distance in Å")
-    p.add_argument("--contact-min-separation", type=int, default=6, help="minimum |i-j|")
+    p.add_argument("--min-count", type=int, default=opt.MIN_COUNT, help="mask heads with fewer thresholded weights")
+    p.add_argument("--alpha", type=float, default=opt.ALPHA, help="family-wise error rate (Bonferroni)")
+    p.add_argument("--top-k", type=int, default=opt.TOP_K)
+    p.add_argument("--contact-cutoff", type=float, default=opt.CONTACT_CUTOFF, help="CA-CA distance in Å")
+    p.add_argument("--contact-min-separation", type=int, default=opt.CONTACT_MIN_SEPARATION, help="minimum |i-j|")
     p.add_argument(
         "--background-proteins", help="protein table for background frequencies (paper: the full train split)"
     )
@@ -332,41 +330,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proteins", required=True)
     p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--train-proteins", type=int, default=20, help="proteins to fit on (Rao et al.: 20)")
+    p.add_argument("--train-proteins", type=int, default=opt.CONTACT_TRAIN_PROTEINS,
+                   help="proteins to fit on (Rao et al.: 20)")
     p.add_argument("--seed", type=int, default=0, help="train/test split and solver seed")
-    p.add_argument("--C", type=float, default=0.15, help="inverse L1 regularisation strength")
-    p.add_argument("--solver", choices=("liblinear", "saga"), default="liblinear")
+    p.add_argument("--C", type=float, default=opt.CONTACT_C, help="inverse L1 regularisation strength")
+    p.add_argument("--solver", choices=opt.SOLVERS, default=opt.CONTACT_SOLVER)
     p.add_argument("--no-standardize", action="store_true", help="fit on raw APC features (not z-scored)")
-    p.add_argument("--contact-cutoff", type=float, default=8.0, help="CA-CA distance in Å")
-    p.add_argument("--select-range", choices=("short", "medium", "long", "all"), default="all",
+    p.add_argument("--contact-cutoff", type=float, default=opt.CONTACT_CUTOFF, help="CA-CA distance in Å")
+    p.add_argument("--select-range", choices=opt.SELECT_RANGES, default=opt.CONTACT_SELECT_RANGE,
                    help="separation range in which the best single head is chosen")
-    p.add_argument("--n-maps", type=int, default=3, help="test proteins drawn as contact maps")
-    p.add_argument("--max-residues", type=int, default=510)
-    p.add_argument("--long-sequences", choices=("truncate", "skip", "error"), default="truncate")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    p.add_argument("--n-maps", type=int, default=opt.CONTACT_N_MAPS, help="test proteins drawn as contact maps")
+    p.add_argument("--max-residues", type=int, default=opt.MAX_RESIDUES)
+    p.add_argument("--long-sequences", choices=opt.WHOLE_SEQUENCE_POLICIES, default=opt.LONG_SEQUENCES)
+    p.add_argument("--device", default=opt.DEVICE, help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default=opt.DTYPE, choices=opt.DTYPES)
     p.set_defaults(func=run_contacts)
 
     p = sub.add_parser("robustness", help=run_robustness.__doc__)
     p.add_argument("--proteins", required=True)
     p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--theta", type=float, default=0.3, help="threshold of the comparison and top-head ranking")
-    p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.3, 0.5], help="threshold sweep")
-    p.add_argument("--top-k", type=int, default=5, help="heads followed per feature")
+    p.add_argument("--theta", type=float, default=opt.THETA, help="threshold of the comparison and top-head ranking")
+    p.add_argument("--thresholds", type=float, nargs="+", default=list(opt.THRESHOLDS), help="threshold sweep")
+    p.add_argument("--top-k", type=int, default=opt.ROBUSTNESS_TOP_K, help="heads followed per feature")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights, the shuffle, the bootstrap")
     p.add_argument("--random-std", type=float, default=None,
                    help="std of the random weights (default: the model's own initializer_range)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--min-count", type=int, default=100, help="mask heads with fewer thresholded weights")
-    p.add_argument("--contact-cutoff", type=float, default=8.0, help="CA-CA distance in Å")
-    p.add_argument("--contact-min-separation", type=int, default=6, help="minimum |i-j|")
-    p.add_argument("--max-residues", type=int, default=510)
-    p.add_argument("--max-tokens", type=int, default=8192, help="padded tokens per batch")
-    p.add_argument("--long-sequences", choices=("truncate", "skip", "error"), default="truncate")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    p.add_argument("--n-boot", type=int, default=opt.N_BOOT, help="bootstrap replicates")
+    p.add_argument("--alpha", type=float, default=opt.ALPHA)
+    p.add_argument("--min-count", type=int, default=opt.MIN_COUNT, help="mask heads with fewer thresholded weights")
+    p.add_argument("--contact-cutoff", type=float, default=opt.CONTACT_CUTOFF, help="CA-CA distance in Å")
+    p.add_argument("--contact-min-separation", type=int, default=opt.CONTACT_MIN_SEPARATION, help="minimum |i-j|")
+    p.add_argument("--max-residues", type=int, default=opt.MAX_RESIDUES)
+    p.add_argument("--max-tokens", type=opt.max_tokens_arg, default=opt.MAX_TOKENS,
+                   help="padded tokens per batch, or auto (4096 on CPU, 16384 on CUDA)")
+    p.add_argument("--long-sequences", choices=opt.WHOLE_SEQUENCE_POLICIES, default=opt.LONG_SEQUENCES)
+    p.add_argument("--device", default=opt.DEVICE, help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default=opt.DTYPE, choices=opt.DTYPES)
     p.set_defaults(func=run_robustness)
 
     p = sub.add_parser("paper", help=run_paper.__doc__)
@@ -393,21 +393,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="'antiberty', a Hugging Face name or a local model dir")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--valid-proteins", help="validation protein table (default: split --proteins)")
-    p.add_argument("--valid-fraction", type=float, default=0.3, help="held-out share when splitting")
+    p.add_argument("--valid-fraction", type=float, default=opt.PROBE_VALID_FRACTION,
+                   help="held-out share when splitting")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tasks", nargs="+", choices=TASKS, help="probe tasks (default: all)")
-    p.add_argument("--max-pairs-per-protein", type=int, default=200, help="contact pairs per training protein")
+    p.add_argument("--tasks", nargs="+", choices=opt.PROBE_TASKS, help="probe tasks (default: all)")
+    p.add_argument("--max-pairs-per-protein", type=int, default=opt.PROBE_MAX_PAIRS,
+                   help="contact pairs per training protein")
     p.add_argument("--max-residues-per-protein", type=int, help="residues per training protein (default: all)")
-    p.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regressions")
-    p.add_argument("--max-iter", type=int, default=1000)
-    p.add_argument("--contact-cutoff", type=float, default=8.0, help="CA-CA distance in Å")
-    p.add_argument("--contact-min-separation", type=int, default=6, help="minimum |i-j|")
-    p.add_argument("--max-residues", type=int, default=510)
-    p.add_argument("--max-tokens", type=int, default=4096, help="padded tokens per batch")
+    p.add_argument("--C", type=float, default=opt.PROBE_C, help="inverse L2 strength of the logistic regressions")
+    p.add_argument("--max-iter", type=int, default=opt.PROBE_MAX_ITER)
+    p.add_argument("--contact-cutoff", type=float, default=opt.CONTACT_CUTOFF, help="CA-CA distance in Å")
+    p.add_argument("--contact-min-separation", type=int, default=opt.CONTACT_MIN_SEPARATION, help="minimum |i-j|")
+    p.add_argument("--max-residues", type=int, default=opt.MAX_RESIDUES)
+    p.add_argument("--max-tokens", type=int, default=opt.PROBE_MAX_TOKENS, help="padded tokens per batch")
     p.add_argument("--layers-per-pass", type=int, help="layers held in memory at once (default: all)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
-    p.add_argument("--threads", type=int, default=1, help="CPU threads for torch and the probes' BLAS")
+    p.add_argument("--device", default=opt.DEVICE, help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default=opt.DTYPE, choices=opt.DTYPES)
+    p.add_argument("--threads", type=int, default=opt.PROBE_THREADS, help="CPU threads for torch and the probes' BLAS")
     p.set_defaults(func=run_probe)
 
     p = sub.add_parser("epistasis", help=run_epistasis.__doc__)
@@ -429,10 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layer", type=int, help="1-based layer (as in figure labels)")
     p.add_argument("--head", type=int, help="1-based head (as in figure labels)")
     p.add_argument("--top-heads", help="enrichment directory or top_heads table: use its best head")
-    p.add_argument("--feature", default="binding_site", help="feature whose top head is shown")
+    p.add_argument("--feature", default=opt.VIEW_FEATURE, help="feature whose top head is shown")
     p.add_argument("--threshold", type=float, help="initial attention threshold in the page")
     p.add_argument("--min-weight", type=float, help="lowest weight embedded in the page")
-    p.add_argument("--max-proteins", type=int, default=5)
+    p.add_argument("--max-proteins", type=int, default=opt.VIEW_MAX_PROTEINS)
     p.set_defaults(func=run_view)
 
     p = sub.add_parser("download", help=run_download.__doc__)

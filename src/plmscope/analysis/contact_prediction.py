@@ -10,8 +10,9 @@ import pandas as pd
 
 from plmscope.data.contacts import pair_contacts
 from plmscope.errors import PlmscopeError
+from plmscope.options import CONTACT_CUTOFF, CONTACT_MIN_SEPARATION
 
-MIN_SEPARATION = 6
+MIN_SEPARATION = CONTACT_MIN_SEPARATION
 """Smallest sequence separation ``|i - j|`` of a pair that is featurised and evaluated."""
 
 RANGES: dict[str, tuple[int, int | None]] = {
@@ -30,7 +31,7 @@ RangeName = Literal["short", "medium", "long", "all"]
 TopK = Literal["L", "L/2", "L/5"]
 Solver = Literal["liblinear", "saga"]
 
-METHODS: tuple[str, ...] = ("regression", "best_head", "random")
+PREDICTORS: tuple[str, ...] = ("regression", "best_head", "random")
 """Scored methods: the L1 logistic regression over all heads, the best single head on the training
 proteins, and a random ranking (its expected precision, the base rate of contacts, is reported)."""
 
@@ -129,7 +130,7 @@ def pair_features(
 
 
 def contact_labels(
-    ca: np.ndarray, valid: np.ndarray, i: np.ndarray, j: np.ndarray, *, cutoff: float = 8.0
+    ca: np.ndarray, valid: np.ndarray, i: np.ndarray, j: np.ndarray, *, cutoff: float = CONTACT_CUTOFF
 ) -> np.ndarray:
     """Contact label of each pair: 1 when the CA-CA distance is ``< cutoff`` Å, 0 when not, -1 unknown.
 
@@ -461,7 +462,7 @@ def train_predictor(
 
 
 def evaluate_protein(predictor: ContactPredictor, protein: ProteinPairs) -> pd.DataFrame:
-    """Precision of every method of :data:`METHODS` on one test protein.
+    """Precision of every method of :data:`PREDICTORS` on one test protein.
 
     Returns:
         Rows protein_id, length, method, then :data:`PRECISION_COLUMNS`; for ``random`` the
@@ -469,7 +470,7 @@ def evaluate_protein(predictor: ContactPredictor, protein: ProteinPairs) -> pd.D
     """
     scores: dict[str, np.ndarray | None] = {**predictor.scores(protein), "random": None}
     parts = []
-    for method in METHODS:
+    for method in PREDICTORS:
         score = scores[method]
         if score is None:
             table = precision_at_k(np.zeros(len(protein.labels)), protein.labels, protein.i, protein.j,

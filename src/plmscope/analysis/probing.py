@@ -45,7 +45,7 @@ def top_k_size(length: int, divisor: int) -> int:
     return max(int(round(length / divisor)), 0)
 
 
-def precision_at_k(
+def pooled_precision_at_k(
     scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], ks: Sequence[int]
 ) -> tuple[float, int]:
     """Precision of the ``k`` highest-scored candidates of each protein, pooled over proteins.
@@ -67,14 +67,14 @@ def precision_at_k(
     """
     if not (len(scores) == len(labels) == len(ks)):
         raise PlmscopeError(
-            f"precision_at_k: {len(scores)} score arrays, {len(labels)} label arrays, {len(ks)} k values"
+            f"pooled_precision_at_k: {len(scores)} score arrays, {len(labels)} label arrays, {len(ks)} k values"
         )
     hits = taken = 0
     for p, (s, y, k) in enumerate(zip(scores, labels, ks)):
         s = np.asarray(s, dtype=float).ravel()
         y = np.asarray(y).ravel()
         if s.shape != y.shape:
-            raise PlmscopeError(f"precision_at_k: protein {p} has {s.size} scores for {y.size} labels")
+            raise PlmscopeError(f"pooled_precision_at_k: protein {p} has {s.size} scores for {y.size} labels")
         k = min(int(k), s.size)
         if k <= 0:
             continue
@@ -84,8 +84,8 @@ def precision_at_k(
     return (hits / taken if taken else float("nan")), taken
 
 
-def chance_precision_at_k(labels: Sequence[np.ndarray], ks: Sequence[int]) -> float:
-    """Expected :func:`precision_at_k` of a random ranking: each protein's positive rate, weighted by its k.
+def chance_pooled_precision(labels: Sequence[np.ndarray], ks: Sequence[int]) -> float:
+    """Expected :func:`pooled_precision_at_k` of a random ranking: each protein's positive rate, weighted by its k.
 
     Returns:
         NaN when no protein contributes a prediction.
@@ -129,7 +129,7 @@ def one_vs_all_f1(
     return {name: binary_f1(codes == classes.index(name), predicted[name]) for name in classes if name in predicted}
 
 
-def pair_features(embeddings: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+def embedding_pair_features(embeddings: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Symmetric features of residue pairs: ``[h_i * h_j, |h_i - h_j|]``.
 
     TAPE's contact head (used by the paper) concatenates ``h_i * h_j`` and the signed

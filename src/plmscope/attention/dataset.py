@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -417,3 +417,31 @@ def read_attention(
     path = _dataset_dir(path)
     dataset = ds.dataset(path / "attention", format="parquet", schema=ATTENTION_SCHEMA)
     return dataset.to_table(columns=None if columns is None else list(columns), filter=filter)
+
+
+def iter_attention_batches(
+    path: str | Path, *, columns: Sequence[str], batch_size: int = 1 << 20
+) -> Iterator[tuple[Path, pa.RecordBatch]]:
+    """Stream ``(part file, rows)`` of a dataset, part by part, ``batch_size`` rows at a time (bounded memory).
+
+    The part file lets a caller name it in an error about the rows.
+
+    Raises:
+        PlmscopeError: the ``attention/`` directory is missing, or a part is unreadable or lacks one of
+            ``columns`` (the message names the part).
+    """
+    directory = _dataset_dir(path) / "attention"
+    if not directory.is_dir():
+        raise located(directory, "directory of attention parts not found")
+    for part in sorted(directory.glob("part-*.parquet")):
+        try:
+            reader = pq.ParquetFile(part)
+            missing = [c for c in columns if c not in reader.schema_arrow.names]
+            if missing:
+                raise PlmscopeError(f"attention part lacks column(s) {missing}")
+            for batch in reader.iter_batches(batch_size=batch_size, columns=list(columns)):
+                yield part, batch
+        except PlmscopeError as exc:
+            raise located(part, str(exc)) from None
+        except (pa.ArrowException, OSError) as exc:
+            raise located(part, f"not a readable Parquet attention part ({exc})") from None

@@ -26,17 +26,10 @@ and ``hi_k = s_{k+1} - s_k + W - 1`` (``2W - 2`` for the last); with a uniform s
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
 from plmscope.errors import PlmscopeError
-
-LongSequences = Literal["truncate", "skip", "error", "window"]
-"""What to do with a sequence longer than ``max_residues``: keep its first ``max_residues``
-residues (Vig et al.), leave it out, stop with an error, or run it in overlapping windows."""
-
-LONG_SEQUENCE_POLICIES: tuple[str, ...] = ("truncate", "skip", "error", "window")
+from plmscope.options import LONG_SEQUENCE_POLICIES, LongSequences  # noqa: F401 (the policies, defined once)
 
 
 def check_stride(stride: int | None, *, width: int) -> int:

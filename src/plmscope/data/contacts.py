@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from plmscope.options import CONTACT_CUTOFF
+
 CONTACT = 1
 NO_CONTACT = 0
 EXCLUDED = -1
@@ -16,7 +18,7 @@ def pair_contacts(
     i: np.ndarray,
     j: np.ndarray,
     *,
-    cutoff: float = 8.0,
+    cutoff: float = CONTACT_CUTOFF,
     min_separation: int = 6,
 ) -> np.ndarray:
     """Label residue pairs ``(i[k], j[k])`` as contact, non-contact or excluded.
@@ -49,7 +51,7 @@ def contact_pairs(
     ca: np.ndarray,
     valid: np.ndarray,
     *,
-    cutoff: float = 8.0,
+    cutoff: float = CONTACT_CUTOFF,
     min_separation: int = 6,
 ) -> tuple[np.ndarray, np.ndarray]:
     """All ordered contact pairs of one chain.

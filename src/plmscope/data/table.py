@@ -167,3 +167,32 @@ def read_proteins(path: str | Path) -> list[ProteinRecord]:
             raise located(path, str(exc)) from None
         out.append(record)
     return out
+
+
+def read_sequences(path: str | Path) -> list[tuple[str, str]]:
+    """``(id, sequence)`` of every protein of a protein table, in table order, without the structure columns.
+
+    Raises:
+        PlmscopeError: the file is missing or not a protein table, has no rows, or has a null or
+            empty id or sequence.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise located(path, "file not found")
+    try:
+        names = pq.read_schema(path).names
+        missing = [c for c in ("id", "sequence") if c not in names]
+        if missing:
+            raise located(path, f"protein table lacks columns {missing}")
+        table = pq.read_table(path, columns=["id", "sequence"])
+    except (pa.ArrowException, OSError) as exc:
+        raise located(path, f"not a readable Parquet protein table ({' '.join(str(exc).split())})") from None
+    ids, seqs = table.column("id").to_pylist(), table.column("sequence").to_pylist()
+    if not ids:
+        raise located(path, "protein table has no proteins")
+    for k, (pid, seq) in enumerate(zip(ids, seqs)):
+        if not pid:
+            raise located(path, f"row {k} has an empty protein id")
+        if not seq:
+            raise located(path, f"protein {pid!r} has an empty sequence")
+    return list(zip(ids, seqs))

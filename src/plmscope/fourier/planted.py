@@ -8,7 +8,6 @@ import numpy as np
 
 from plmscope.errors import PlmscopeError
 from plmscope.fourier.coefficients import FourierCoefficients
-from plmscope.fourier.transform import evaluate
 
 
 class PlantedFunction:

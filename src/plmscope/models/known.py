@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from plmscope.options import FAMILIES as FAMILY_NAMES
+from plmscope.options import DType, Family
 
-Family = Literal["albert", "bert", "esm", "xlnet"]
-
-DType = Literal["auto", "float32", "float16", "bfloat16"]
-"""Model dtype option: ``"auto"`` picks one for the device (see :mod:`plmscope.models.registry`)."""
-
-FAMILY_NAMES: tuple[str, ...] = ("albert", "bert", "esm", "xlnet")
-"""Model families (config ``model_type`` values) that have an adapter."""
+__all__ = ["DType", "FAMILY_NAMES", "Family", "KNOWN_MODELS", "KnownModel"]
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import urllib.error
-import urllib.request
-from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -18,8 +13,16 @@ from plmscope.models.base import AttentionAdapter
 from plmscope.models.bert import BertAdapter
 from plmscope.models.esm import EsmAdapter
 from plmscope.models.known import KNOWN_MODELS, DType, Family, KnownModel  # noqa: F401 (re-exported)
-from plmscope.models.tape import TAPE_NAMES, load_tape_adapter, load_tape_by_name, tape_checkpoint_kind
+from plmscope.models.resolve import (  # noqa: F401 (antiberty_paths re-exported)
+    ResolvedModel,
+    antiberty_paths,
+    model_type,
+    quiet_transformers,
+    resolve_model,
+    short_error,
+)
 from plmscope.models.xlnet import XLNetAdapter
+from plmscope.options import MAX_RESIDUES
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +35,6 @@ FAMILIES: dict[str, type[AttentionAdapter]] = {
     "xlnet": XLNetAdapter,
 }
 """Config ``model_type`` -> adapter class."""
-
-HUB_PROBE_TIMEOUT = 3.0
-"""Seconds to wait for the Hugging Face hub before declaring it unreachable."""
-
 
 def resolve_device(device: Device) -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; anything else must be a usable torch device."""
@@ -60,88 +59,6 @@ def resolve_dtype(dtype: DType, device: torch.device) -> torch.dtype:
     return table[dtype]
 
 
-def antiberty_paths() -> tuple[Path, Path]:
-    """(weights directory, tokenizer directory) of AntiBERTy inside the installed ``antiberty`` package."""
-    try:
-        import antiberty
-    except ImportError:
-        raise PlmscopeError(
-            "model 'antiberty' needs the antiberty package: pip install 'plmscope[demo]'"
-        ) from None
-    root = Path(antiberty.__file__).resolve().parent / "trained_models"
-    weights = root / "AntiBERTy_md_smooth"
-    if not (weights / "config.json").is_file() or not (root / "vocab.txt").is_file():
-        raise PlmscopeError(f"model 'antiberty': weights or vocab.txt missing under {root}")
-    return weights, root
-
-
-def _offline() -> bool:
-    flags = (os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("TRANSFORMERS_OFFLINE", ""))
-    return any(f.strip().upper() in {"1", "ON", "YES", "TRUE"} for f in flags)
-
-
-def _hub_unreachable() -> str | None:
-    """None when the hub answers within :data:`HUB_PROBE_TIMEOUT` s, else the reason (one short phrase)."""
-    from huggingface_hub import constants
-
-    try:
-        request = urllib.request.Request(constants.ENDPOINT, method="HEAD")
-        with urllib.request.urlopen(request, timeout=HUB_PROBE_TIMEOUT):
-            return None
-    except urllib.error.HTTPError:
-        return None  # the server answered
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return f"{constants.ENDPOINT}: {reason}"
-
-
-def _in_cache(repo_id: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-    from huggingface_hub.errors import HFValidationError
-
-    try:
-        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
-    except HFValidationError:
-        raise PlmscopeError(
-            f"model {repo_id!r} is neither a local directory nor a valid Hugging Face hub name"
-        ) from None
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 240 else text[:237] + "..."
-
-
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Keep transformers' load report (harmless UNEXPECTED head weights) and progress bars quiet."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def _model_type(name: str, source: str, *, local_only: bool) -> str:
-    from transformers import PretrainedConfig
-
-    with _quiet_transformers():
-        config, _ = PretrainedConfig.get_config_dict(source, local_files_only=local_only)
-    model_type = config.get("model_type")
-    if model_type not in FAMILIES:
-        raise PlmscopeError(
-            f"model {name!r} has model_type {model_type!r}; supported families: {', '.join(sorted(FAMILIES))}"
-        )
-    return model_type
-
-
 def _build(
     name: str,
     source: str,
@@ -152,8 +69,8 @@ def _build(
     device: torch.device,
     dtype: torch.dtype,
 ) -> AttentionAdapter:
-    cls = FAMILIES[_model_type(name, source, local_only=local_only)]
-    with _quiet_transformers():
+    cls = FAMILIES[model_type(name, source, local_only=local_only, families=FAMILIES)]
+    with quiet_transformers():
         tokenizer = cls.tokenizer_class.from_pretrained(
             tokenizer_source or source, local_files_only=local_only, **cls.tokenizer_kwargs
         )
@@ -183,7 +100,7 @@ def _build(
 def load_adapter(
     name_or_path: str | os.PathLike,
     *,
-    max_residues: int = 510,
+    max_residues: int = MAX_RESIDUES,
     device: Device = "auto",
     dtype: DType = "auto",
 ) -> AttentionAdapter:
@@ -208,46 +125,31 @@ def load_adapter(
         PlmscopeError: the model cannot be found or downloaded, its family is unsupported, its
             checkpoint lacks encoder weights, or ``max_residues``/``device``/``dtype`` are invalid.
     """
-    name = str(name_or_path)
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     common = dict(max_residues=max_residues, device=dev, dtype=dt)
-    path = Path(name).expanduser()
-    if path.exists():
-        if tape_checkpoint_kind(path) is not None:  # TAPE download or its conversion (models/tape.py)
-            return load_tape_adapter(name, path, **common)
-        if not (path / "config.json").is_file():
-            raise PlmscopeError(f"model {name!r}: directory has no config.json (not a transformers checkpoint)")
-        return _load_or_explain(name, str(path), tokenizer_source=None, local_only=True, **common)
-    if name.lower() in TAPE_NAMES:
-        return load_tape_by_name(name, **common)
-    if name.lower() == "antiberty":
-        weights, vocab_dir = antiberty_paths()
-        return _load_or_explain(name, str(weights), tokenizer_source=str(vocab_dir), local_only=True, **common)
-    if _in_cache(name):
-        try:
-            return _load_or_explain(name, name, tokenizer_source=None, local_only=True, **common)
-        except PlmscopeError:
-            if _offline():
-                raise
-            log.info("model %r: local cache incomplete, trying the hub", name)
-    if _offline():
-        raise PlmscopeError(
-            f"model {name!r} could not be loaded: not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
-        )
-    reason = _hub_unreachable()
-    if reason is not None:
-        raise PlmscopeError(
-            f"model {name!r} could not be loaded: not in the local Hugging Face cache and the hub cannot be "
-            f"reached ({reason})"
-        )
-    return _load_or_explain(name, name, tokenizer_source=None, local_only=False, **common)
+    resolved = resolve_model(name_or_path)
+    if resolved.kind != "transformers":  # TAPE download or its conversion (models/tape.py)
+        from plmscope.models.tape import load_tape_adapter, load_tape_by_name
 
-
-def _load_or_explain(name: str, source: str, **kwargs) -> AttentionAdapter:
+        if resolved.kind == "tape_name":
+            return load_tape_by_name(resolved.name, **common)
+        return load_tape_adapter(resolved.name, resolved.source, **common)
     try:
-        return _build(name, source, **kwargs)
+        return _load_or_explain(resolved, **common)
+    except PlmscopeError:
+        if not resolved.hub_fallback:
+            raise
+        log.info("model %r: local cache incomplete, trying the hub", resolved.name)
+    return _load_or_explain(resolved.online(), **common)
+
+
+def _load_or_explain(resolved: ResolvedModel, **kwargs) -> AttentionAdapter:
+    name = resolved.name
+    try:
+        return _build(name, resolved.source, tokenizer_source=resolved.tokenizer_source,
+                      local_only=resolved.local_only, **kwargs)  # fmt: skip
     except PlmscopeError:
         raise
     except Exception as exc:  # noqa: BLE001 - transformers/tokenizers raise many types, some bare Exception
-        raise PlmscopeError(f"model {name!r} could not be loaded: {_short(exc)}") from exc
+        raise PlmscopeError(f"model {name!r} could not be loaded: {short_error(exc)}") from exc

@@ -12,14 +12,12 @@ import torch
 
 from plmscope.errors import PlmscopeError
 from plmscope.models.base import AttentionAdapter
+from plmscope.options import SCORES, Score  # noqa: F401 (score names, the config schema's enum; re-exported)
 
 log = logging.getLogger(__name__)
 
-Score = Literal["pll_unmasked", "pll_masked", "masked_marginal", "wt_marginal"]
 AttnImplementation = Literal["eager", "sdpa"]
 
-SCORES: tuple[str, ...] = ("pll_unmasked", "pll_masked", "masked_marginal", "wt_marginal")
-"""Score names (the config schema's ``enum``); see :class:`VariantScorer`."""
 
 ADDITIVE_SCORES: frozenset[str] = frozenset({"masked_marginal", "wt_marginal"})
 """Scores that are sums of per-site terms: no Fourier energy above order 1 (negative controls)."""
@@ -68,65 +66,43 @@ def load_masked_lm(
         PlmscopeError: the model cannot be found, is not a BERT/ESM/ALBERT masked LM, or its
             checkpoint lacks encoder or masked-LM head weights (scores would be random).
     """
-    from plmscope.models import registry
+    from plmscope.models.registry import resolve_device, resolve_dtype
+    from plmscope.models.resolve import resolve_model, short_error
 
     name = str(name_or_path)
     if attn_implementation not in ("eager", "sdpa"):
         raise PlmscopeError(
             f"model {name!r}: attn_implementation must be 'eager' or 'sdpa', got {attn_implementation!r}"
         )
-    dev = registry.resolve_device(device)
-    dt = registry.resolve_dtype(dtype, dev)
-    path = Path(name).expanduser()
-    tokenizer_source = None
-    if path.exists():
-        if registry.tape_checkpoint_kind(path) is not None:
-            raise PlmscopeError(f"model {name!r}: TAPE checkpoints have no supported masked-LM head for scoring")
-        if not (path / "config.json").is_file():
-            raise PlmscopeError(f"model {name!r}: directory has no config.json (not a transformers checkpoint)")
-        source, local_only = str(path), True
-    elif name.lower() in registry.TAPE_NAMES:
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    resolved = resolve_model(name)
+    if resolved.kind != "transformers":
         raise PlmscopeError(f"model {name!r}: TAPE checkpoints have no supported masked-LM head for scoring")
-    elif name.lower() == "antiberty":
-        weights, vocab_dir = registry.antiberty_paths()
-        source, tokenizer_source, local_only = str(weights), str(vocab_dir), True
-    elif registry._in_cache(name):
-        source, local_only = name, True
-    elif registry._offline():
-        raise PlmscopeError(
-            f"model {name!r} could not be loaded: not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
-        )
-    else:
-        reason = registry._hub_unreachable()
-        if reason is not None:
-            raise PlmscopeError(
-                f"model {name!r} could not be loaded: not in the local Hugging Face cache and the hub cannot be "
-                f"reached ({reason})"
-            )
-        source, local_only = name, False
     try:
-        return _build_masked_lm(name, source, tokenizer_source=tokenizer_source, local_only=local_only,
-                                max_residues=max_residues, device=dev, dtype=dt,
+        return _build_masked_lm(name, resolved.source, tokenizer_source=resolved.tokenizer_source,
+                                local_only=resolved.local_only, max_residues=max_residues, device=dev, dtype=dt,
                                 attn_implementation=attn_implementation)  # fmt: skip
     except PlmscopeError:
         raise
     except Exception as exc:  # noqa: BLE001 - transformers raises many types
-        raise PlmscopeError(f"model {name!r} could not be loaded as a masked LM: {registry._short(exc)}") from exc
+        raise PlmscopeError(f"model {name!r} could not be loaded as a masked LM: {short_error(exc)}") from exc
 
 
 def _build_masked_lm(
     name, source, *, tokenizer_source, local_only, max_residues, device, dtype, attn_implementation
 ) -> AttentionAdapter:
-    from plmscope.models import registry
+    from plmscope.models.registry import FAMILIES
+    from plmscope.models.resolve import model_type, quiet_transformers
 
-    family = registry._model_type(name, source, local_only=local_only)
+    family = model_type(name, source, local_only=local_only, families=FAMILIES)
     classes = _masked_lm_classes()
     if family not in classes:
         raise PlmscopeError(
             f"model {name!r} is a {family} model, not a masked language model (use bert, esm or albert)"
         )
-    adapter_cls = registry.FAMILIES[family]
-    with registry._quiet_transformers():
+    adapter_cls = FAMILIES[family]
+    with quiet_transformers():
         tokenizer = adapter_cls.tokenizer_class.from_pretrained(
             tokenizer_source or source, local_files_only=local_only, **adapter_cls.tokenizer_kwargs
         )

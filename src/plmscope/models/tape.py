@@ -17,6 +17,7 @@ from plmscope.data.download import DEFAULT_CACHE_DIR
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
 from plmscope.models.base import AttentionAdapter
+from plmscope.models.resolve import TAPE_NAMES, short_error  # noqa: F401 (TAPE_NAMES re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,6 @@ IUPAC_VOCAB: tuple[str, ...] = (
     "O", "P", "Q", "R", "S", "T", "U", "V", "W", "X", "Y", "Z",
 )
 """TAPE's ``iupac`` vocabulary (``tape/tokenizers.py`` ``IUPAC_VOCAB``): token id = index."""
-
-TAPE_NAMES: tuple[str, ...] = ("tape_bert",)
-"""Model names that resolve to the downloaded TAPE ``bert-base`` directory."""
 
 TAPE_BERT_SUBDIR = "models/tape_bert-base"
 """Where the manifest entries ``tape_bert_base_config``/``tape_bert_base_weights`` land, relative to the cache."""
@@ -311,14 +309,14 @@ def read_tape_checkpoint(src_dir: str | os.PathLike) -> tuple[BertConfig, dict[s
     except FileNotFoundError:
         raise located(config_path, "TAPE config not found") from None
     except (OSError, ValueError) as exc:
-        raise located(config_path, f"cannot read the TAPE config ({_short(exc)})") from None
+        raise located(config_path, f"cannot read the TAPE config ({short_error(exc, limit=200)})") from None
     config = bert_config_from_tape(raw, where=config_path)
     if not weights_path.is_file():
         raise located(weights_path, "TAPE weights not found")
     try:
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch.load raises pickle, zip, runtime and OS errors
-        raise located(weights_path, f"cannot read the TAPE weights ({_short(exc)})") from None
+        raise located(weights_path, f"cannot read the TAPE weights ({short_error(exc, limit=200)})") from None
     return config, bert_weights_from_tape(state, config, where=weights_path)
 
 
@@ -383,18 +381,18 @@ def _read_converted(path: Path) -> tuple[BertConfig, dict[str, torch.Tensor], Pr
     try:
         config = BertConfig.from_pretrained(str(path), attn_implementation="eager", local_files_only=True)
     except (OSError, ValueError, TypeError) as exc:
-        raise located(config_path, f"cannot read the converted config ({_short(exc)})") from None
+        raise located(config_path, f"cannot read the converted config ({short_error(exc, limit=200)})") from None
     if not weights_path.is_file():
         raise located(weights_path, "converted TAPE weights not found")
     try:
         weights = load_file(str(weights_path))
     except (OSError, SafetensorError) as exc:
-        raise located(weights_path, f"cannot read the converted weights ({_short(exc)})") from None
+        raise located(weights_path, f"cannot read the converted weights ({short_error(exc, limit=200)})") from None
     _check_weights(weights, config, where=weights_path)
     try:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path), local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - tokenizer loading raises many types
-        raise located(path, f"cannot load the tokenizer ({_short(exc)})") from None
+        raise located(path, f"cannot load the tokenizer ({short_error(exc, limit=200)})") from None
     _check_tokenizer(tokenizer, where=path)
     return config, weights, tokenizer
 
@@ -467,8 +465,3 @@ def load_tape_by_name(name: str, *, max_residues: int, device: torch.device, dty
             "tape_bert_base_weights', or pass the TAPE (or converted) directory"
         )
     return load_tape_adapter(name, path, max_residues=max_residues, device=device, dtype=dtype)
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

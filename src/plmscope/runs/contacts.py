@@ -10,6 +10,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from plmscope import options as opt
 from plmscope.analysis.contact_prediction import (
     MIN_SEPARATION,
     RANGES,
@@ -27,8 +28,8 @@ from plmscope.analysis.contact_prediction import (
 )
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError, located
-from plmscope.models.known import DType
-from plmscope.runs.common import LongSequences, check_long_sequences, check_positive_int, write_outputs
+from plmscope.options import WHOLE_SEQUENCE_POLICIES, DType, LongSequences, check_choice, check_int
+from plmscope.outputs import write_outputs
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,11 @@ def run_contacts(
     C: float = 0.15,
     solver: Solver = "liblinear",
     standardize: bool = True,
-    contact_cutoff: float = 8.0,
+    contact_cutoff: float = opt.CONTACT_CUTOFF,
     select_range: RangeName = "all",
     select_k: TopK = "L",
     n_maps: int = 3,
-    max_residues: int = 510,
+    max_residues: int = opt.MAX_RESIDUES,
     long_sequences: LongSequences = "truncate",
     device: str = "auto",
     dtype: DType = "auto",
@@ -145,17 +146,38 @@ def run_contacts(
     summary = summarise_precision(per_protein)
     summary["contact_definition"] = f"CA-CA < {contact_cutoff:g} Å (CA for every residue: the table has no CB)"
 
-    selection = pd.DataFrame(
-        {
-            "layer": np.arange(len(labels_of_head)) // heads,
-            "head": np.arange(len(labels_of_head)) % heads,
-            "label": labels_of_head,
-            f"train_precision_{select_k}_{select_range}": head_scores,
-            "coefficient": coefficients,
-            "best": np.arange(len(labels_of_head)) == best,
-        }
-    )
-    meta = {
+    selection = _selection(labels_of_head, heads, head_scores, coefficients, best,
+                           column=f"train_precision_{select_k}_{select_range}")  # fmt: skip
+    meta = _meta(model=model, proteins_path=proteins_path, adapter=adapter, contact_cutoff=contact_cutoff, C=C,
+                 solver=solver, seed=seed, standardize=standardize, coefficients=coefficients, intercept=intercept,
+                 best=best, best_label=best_label, head_scores=head_scores, select_k=select_k,
+                 select_range=select_range, train=train, test=test)  # fmt: skip
+    figures = _figures(summary, maps, model=model, best_label=best_label)
+    _write(output_dir, summary=summary, per_protein=per_protein, selection=selection, meta=meta, figures=figures)
+
+    long_pl = summary[(summary["range"] == "long") & (summary["k"] == "L")].set_index("method")["precision"]
+    return {
+        "output": str(output_dir),
+        "train_proteins": len(train),
+        "test_proteins": len(test),
+        "best_head": best_label,
+        "long_range_precision_at_L": {m: round(float(v), 4) for m, v in long_pl.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _selection(labels_of_head, heads, head_scores, coefficients, best, *, column: str) -> pd.DataFrame:
+    """One row per head: its training precision, regression coefficient, and whether it is the best head."""
+    n = np.arange(len(labels_of_head))
+    return pd.DataFrame({"layer": n // heads, "head": n % heads, "label": labels_of_head, column: head_scores,
+                         "coefficient": coefficients, "best": n == best})  # fmt: skip
+
+
+def _meta(*, model, proteins_path, adapter, contact_cutoff, C, solver, seed, standardize, coefficients, intercept,
+          best, best_label, head_scores, select_k, select_range, train, test) -> dict[str, Any]:  # fmt: skip
+    """``meta.json`` of a contacts run: inputs, contact definition, methods, the fitted regression and best head."""
+    heads = adapter.num_heads
+    return {
         "model": model,
         "proteins": str(proteins_path),
         "num_layers": adapter.num_layers,
@@ -179,18 +201,6 @@ def run_contacts(
         "test_ids": [r.id for r in test],
         "seed": seed,
     }  # fmt: skip
-    figures = _figures(summary, maps, model=model, best_label=best_label)
-    _write(output_dir, summary=summary, per_protein=per_protein, selection=selection, meta=meta, figures=figures)
-
-    long_pl = summary[(summary["range"] == "long") & (summary["k"] == "L")].set_index("method")["precision"]
-    return {
-        "output": str(output_dir),
-        "train_proteins": len(train),
-        "test_proteins": len(test),
-        "best_head": best_label,
-        "long_range_precision_at_L": {m: round(float(v), 4) for m, v in long_pl.items()},
-        "seconds": round(time.perf_counter() - started, 3),
-    }
 
 
 def _check_options(
@@ -198,7 +208,7 @@ def _check_options(
     long_sequences: str,
 ) -> None:  # fmt: skip
     """Reject invalid options with a one-line error naming the option."""
-    check_positive_int("contacts train_proteins", train_proteins)
+    check_int("contacts train_proteins", train_proteins)
     if int(n_maps) != n_maps or n_maps < 0:
         raise PlmscopeError(f"contacts n_maps: must be an integer >= 0, got {n_maps!r}")
     if not (np.isfinite(cutoff) and cutoff > 0):
@@ -209,7 +219,7 @@ def _check_options(
         raise PlmscopeError(f"contacts select_k: must be one of {list(TOP_K)}, got {select_k!r}")
     if int(max_residues) != max_residues or max_residues <= MIN_SEPARATION:
         raise PlmscopeError(f"contacts max_residues: must be an integer > {MIN_SEPARATION}, got {max_residues!r}")
-    check_long_sequences(long_sequences, verb="contacts")
+    check_choice("contacts long_sequences", long_sequences, WHOLE_SEQUENCE_POLICIES)
 
 
 def _usable(records: Sequence[ProteinRecord], *, max_residues: int, long_sequences: str) -> list[ProteinRecord]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Iterable
@@ -10,9 +9,9 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from plmscope.analysis.enrichment import ATTENTION_COLUMNS, TABLE_COLUMNS, EnrichmentCounter, summarise, top_heads
+from plmscope import options as opt
+from plmscope.analysis.enrichment import ATTENTION_COLUMNS, EnrichmentCounter, summarise, top_heads
 from plmscope.analysis.features import (
     FeatureArrays,
     backgrounds,
@@ -21,11 +20,11 @@ from plmscope.analysis.features import (
     feature_arrays,
 )
 from plmscope.analysis.stats import CiMethod
-from plmscope.attention.dataset import analysed_lengths, read_meta
+from plmscope.attention.dataset import analysed_lengths, iter_attention_batches, read_meta
 from plmscope.data.table import read_proteins
 from plmscope.errors import PlmscopeError, located
-from plmscope.io import atomic_path
-from plmscope.runs.common import write_json, write_tables
+from plmscope.options import check_int, check_probability
+from plmscope.outputs import write_outputs
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +37,11 @@ def run_enrichment(
     proteins_path: str | Path,
     output_dir: str | Path,
     *,
-    min_count: int = 100,
-    alpha: float = 0.05,
-    top_k: int = 10,
-    contact_cutoff: float = 8.0,
-    contact_min_separation: int = 6,
+    min_count: int = opt.MIN_COUNT,
+    alpha: float = opt.ALPHA,
+    top_k: int = opt.TOP_K,
+    contact_cutoff: float = opt.CONTACT_CUTOFF,
+    contact_min_separation: int = opt.CONTACT_MIN_SEPARATION,
     features: Iterable[str] | None = None,
     ci_method: CiMethod = "wilson",
     batch_size: int = 1 << 20,
@@ -84,10 +83,6 @@ def run_enrichment(
     meta = read_meta(attention_dir, check_format=False)
     num_layers, num_heads = meta["num_layers"], meta["num_heads"]
     analysed = analysed_lengths(attention_dir)
-    if not (attention_dir / "attention").is_dir():
-        raise located(attention_dir / "attention", "directory of attention parts not found")
-    parts = sorted((attention_dir / "attention").glob("part-*.parquet"))
-
     records = read_proteins(proteins_path)
     try:
         arrays = feature_arrays(records, analysed)
@@ -106,19 +101,11 @@ def run_enrichment(
         arrays, num_layers=num_layers, num_heads=num_heads, features=features, cutoff=contact_cutoff,
         min_separation=contact_min_separation,
     )  # fmt: skip
-    for part in parts:
+    for part, batch in iter_attention_batches(attention_dir, columns=ATTENTION_COLUMNS, batch_size=batch_size):
         try:
-            reader = pq.ParquetFile(part)
-            missing = [c for c in ATTENTION_COLUMNS if c not in reader.schema_arrow.names]
-            if missing:
-                raise PlmscopeError(f"attention part lacks column(s) {missing}")
-            for batch in reader.iter_batches(batch_size=batch_size, columns=list(ATTENTION_COLUMNS)):
-                counter.add(batch)
+            counter.add(batch)
         except PlmscopeError as exc:
             raise located(part, str(exc)) from None
-        except (pa.ArrowException, OSError) as exc:
-            raise located(part, f"not a readable Parquet attention part ({exc})") from None
-        log.debug("counted %s", part)
     counts = counter.counts()
     _cross_check(attention_dir / "counts.parquet", counts.n_rows)
 
@@ -144,9 +131,8 @@ def run_enrichment(
         "background_proteins": str(background_proteins or proteins_path),
         "n_background_proteins": len(bg_arrays.ids),
     }
-    with atomic_path(output_dir, directory=True, inputs=[attention_dir, proteins_path, background_proteins]) as tmp:
-        write_tables(tmp, dict(zip(OUTPUT_TABLES, (table, bg, top))))
-        write_json(tmp / "meta.json", run_meta)
+    write_outputs(output_dir, tables=dict(zip(OUTPUT_TABLES, (table, bg, top))), meta=run_meta,
+                  inputs=[attention_dir, proteins_path, background_proteins])
 
     best = top.drop_duplicates("feature")
     return {
@@ -159,55 +145,15 @@ def run_enrichment(
     }
 
 
-def read_enrichment_table(path: str | Path) -> pd.DataFrame:
-    """Read the ``enrichment.parquet`` written by :func:`run_enrichment` and check its columns.
-
-    Args:
-        path: the table file.
-
-    Returns:
-        The table, with at least :data:`plmscope.analysis.enrichment.TABLE_COLUMNS`.
-
-    Raises:
-        PlmscopeError: the file is missing, not readable Parquet, lacks columns or has no rows.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise located(path, "file not found (run `plmscope enrichment` first)")
-    try:
-        table = pd.read_parquet(path)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise located(path, f"not a readable Parquet table ({exc})") from None
-    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
-    if missing:
-        raise located(path, f"enrichment table lacks columns {missing}")
-    if table.empty:
-        raise located(path, "enrichment table is empty")
-    return table
-
-
-def read_enrichment_meta(path: str | Path) -> dict:
-    """The ``meta.json`` written by :func:`run_enrichment`; empty when absent or unreadable (it is informational)."""
-    try:
-        meta = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
 def _check_options(
     *, min_count: int, alpha: float, top_k: int, cutoff: float, min_separation: int, batch_size: int
 ) -> None:
     """Reject invalid options with a one-line error naming the option."""
-    if int(min_count) != min_count or min_count < 1:
-        raise PlmscopeError(f"min_count: must be a positive integer, got {min_count}")
-    if not 0 < alpha < 1:
-        raise PlmscopeError(f"alpha: must lie in (0, 1), got {alpha}")
-    if int(top_k) != top_k or top_k < 1:
-        raise PlmscopeError(f"top_k: must be a positive integer, got {top_k}")
+    check_int("min_count", min_count)
+    check_probability("alpha", alpha)
+    check_int("top_k", top_k)
     check_contact_options(cutoff, min_separation)
-    if batch_size < 1:
-        raise PlmscopeError(f"batch_size: must be positive, got {batch_size}")
+    check_int("batch_size", batch_size)
 
 
 def _background_arrays(path: Path, max_residues: int | None) -> FeatureArrays:

@@ -9,9 +9,9 @@ from typing import Any, Iterable
 import pandas as pd
 
 from plmscope.analysis.features import check_features
+from plmscope.analysis.readers import read_enrichment_meta, read_enrichment_table
 from plmscope.errors import located
-from plmscope.runs.common import output_directory, save_figure
-from plmscope.runs.enrichment import read_enrichment_meta, read_enrichment_table
+from plmscope.outputs import output_directory, save_figure
 from plmscope.viz.enrichment_plots import enrichment_figures
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def run_figures(
     figures, skipped = enrichment_figures(table, chosen, top_k=top_k, title_prefix=prefix)
 
     written = []
-    with output_directory(output_dir) as tmp:
+    with output_directory(output_dir, inputs=[enrichment_dir]) as tmp:
         for name, fig in figures:
             written += save_figure(fig, tmp, name, dpi=dpi)
     log.info("wrote %d figure files to %s", len(written), output_dir)

@@ -21,10 +21,10 @@ from plmscope.analysis.comparison import (
 )
 from plmscope.analysis.features import AMINO_ACID_FEATURES
 from plmscope.analysis.gravity import amino_acid_top_heads, gravity_table, layer_profiles
+from plmscope.analysis.readers import read_enrichment_meta, read_enrichment_table
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
-from plmscope.runs.common import output_directory, save_figure, write_json, write_tables
-from plmscope.runs.enrichment import read_enrichment_meta, read_enrichment_table
+from plmscope.outputs import output_directory, save_figure, write_json, write_tables
 from plmscope.viz.paper_plots import plot_blosum, plot_layer_max, plot_layer_profiles
 
 log = logging.getLogger(__name__)

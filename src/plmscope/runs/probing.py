@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from plmscope import options as opt
 from plmscope.analysis.features import check_contact_options
 from plmscope.analysis.probing import (
     SS_CLASSES,
@@ -22,10 +23,10 @@ from plmscope.analysis.probing import (
     attention_pair_features,
     binary_f1,
     candidate_pairs,
-    chance_precision_at_k,
+    chance_pooled_precision,
+    embedding_pair_features,
     make_probe,
-    pair_features,
-    precision_at_k,
+    pooled_precision_at_k,
     sample_pairs,
     split_proteins,
     ss_codes,
@@ -34,8 +35,8 @@ from plmscope.analysis.probing import (
 from plmscope.data.contacts import pair_contacts
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError
-from plmscope.models.registry import DType
-from plmscope.runs.common import output_directory, save_figure, write_json, write_tables
+from plmscope.options import DType
+from plmscope.outputs import output_directory, save_figure, write_json, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +88,16 @@ def run_probing(
     *,
     model: str,
     valid_proteins_path: str | Path | None = None,
-    valid_fraction: float = 0.3,
+    valid_fraction: float = opt.PROBE_VALID_FRACTION,
     seed: int = 0,
     tasks: Iterable[str] | None = None,
     max_pairs_per_protein: int | None = 200,
     max_residues_per_protein: int | None = None,
     C: float = 1.0,
     max_iter: int = 1000,
-    contact_cutoff: float = 8.0,
+    contact_cutoff: float = opt.CONTACT_CUTOFF,
     contact_min_separation: int = 6,
-    max_residues: int = 510,
+    max_residues: int = opt.MAX_RESIDUES,
     max_tokens: int = 4096,
     layers_per_pass: int | None = None,
     device: str = "auto",
@@ -153,17 +154,11 @@ def run_probing(
     """
     started = time.perf_counter()
     chosen = _check_tasks(tasks)
-    check_contact_options(contact_cutoff, contact_min_separation)
-    for name, value in (("max_pairs_per_protein", max_pairs_per_protein),
-                        ("max_residues_per_protein", max_residues_per_protein),
-                        ("layers_per_pass", layers_per_pass)):  # fmt: skip
-        if value is not None and (int(value) != value or value < 1):
-            raise PlmscopeError(f"{name}: must be a positive integer or None, got {value!r}")
-    make_probe(C=C, max_iter=max_iter, seed=seed)  # validates C and max_iter before the model loads
-    if threads is not None and (int(threads) != threads or threads < 1):
-        raise PlmscopeError(f"threads: must be a positive integer or None, got {threads!r}")
+    _check_options(contact_cutoff=contact_cutoff, contact_min_separation=contact_min_separation, C=C,
+                   max_iter=max_iter, seed=seed, max_pairs_per_protein=max_pairs_per_protein,
+                   max_residues_per_protein=max_residues_per_protein, layers_per_pass=layers_per_pass,
+                   threads=threads)  # fmt: skip
 
-    from plmscope.models.inference import plan_batches
     from plmscope.models.registry import load_adapter
 
     output_dir = Path(output_dir)
@@ -186,19 +181,8 @@ def run_probing(
         for task, reason in skipped.items():
             log.warning("probe task %s skipped: %s", task, reason)
 
-        hidden_layers = list(range(adapter.num_layers + 1))
-        step = len(hidden_layers) if layers_per_pass is None else int(layers_per_pass)
-        batches = plan_batches([p.length for p in proteins], max_tokens=max_tokens, n_special=adapter.n_special)
-        rows: list[dict] = []
-        for start in range(0, len(hidden_layers), step):
-            group = hidden_layers[start : start + step]
-            features = _gather(adapter, proteins, batches, group, usable)
-            for layer in group:
-                rows += _embedding_rows(features, proteins, layer, usable, C=C, max_iter=max_iter, seed=seed)
-                if "contact" in usable and layer >= 1:
-                    rows += _attention_rows(features, proteins, layer, C=C, max_iter=max_iter, seed=seed)
-            log.info("probed layers %d-%d", group[0], group[-1])
-        table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+        table = _probe_layers(adapter, proteins, usable, max_tokens=max_tokens, layers_per_pass=layers_per_pass, C=C,
+                              max_iter=max_iter, seed=seed)  # fmt: skip
 
     from plmscope.viz.paper_plots import plot_probing
 
@@ -240,6 +224,34 @@ def run_probing(
         "seconds": meta["seconds"],
     }
 
+
+
+def _check_options(*, contact_cutoff, contact_min_separation, C, max_iter, seed, threads, **optional) -> None:
+    """Reject bad options before the model loads (``optional``: positive integers or None)."""
+    check_contact_options(contact_cutoff, contact_min_separation)
+    for name, value in {**optional, "threads": threads}.items():
+        if value is not None and (int(value) != value or value < 1):
+            raise PlmscopeError(f"{name}: must be a positive integer or None, got {value!r}")
+    make_probe(C=C, max_iter=max_iter, seed=seed)  # validates C and max_iter
+
+
+def _probe_layers(adapter, proteins, usable, *, max_tokens, layers_per_pass, C, max_iter, seed) -> pd.DataFrame:
+    """Probe every hidden layer (embeddings) and attention layer, ``layers_per_pass`` layers held at once."""
+    from plmscope.models.inference import plan_batches
+
+    hidden_layers = list(range(adapter.num_layers + 1))
+    step = len(hidden_layers) if layers_per_pass is None else int(layers_per_pass)
+    batches = plan_batches([p.length for p in proteins], max_tokens=max_tokens, n_special=adapter.n_special)
+    rows: list[dict] = []
+    for start in range(0, len(hidden_layers), step):
+        group = hidden_layers[start : start + step]
+        features = _gather(adapter, proteins, batches, group, usable)
+        for layer in group:
+            rows += _embedding_rows(features, proteins, layer, usable, C=C, max_iter=max_iter, seed=seed)
+            if "contact" in usable and layer >= 1:
+                rows += _attention_rows(features, proteins, layer, C=C, max_iter=max_iter, seed=seed)
+        log.info("probed layers %d-%d", group[0], group[-1])
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 @contextlib.contextmanager
 def _thread_limit(threads: int | None) -> Iterator[None]:
@@ -384,7 +396,7 @@ def _gather(adapter, proteins: Sequence[_Protein], batches: Sequence[Sequence[in
                     if needs_tokens:
                         features.token_train.setdefault(layer, {})[p.id] = h[p.token_index]
                     if needs_pairs:
-                        features.pair_train.setdefault(layer, {})[p.id] = pair_features(h, p.pair_i, p.pair_j)
+                        features.pair_train.setdefault(layer, {})[p.id] = embedding_pair_features(h, p.pair_i, p.pair_j)
             if needs_pairs:
                 for layer in attention_layers:
                     a = attention[layer - 1][b, :, :n, :n].float().cpu().numpy()
@@ -477,9 +489,9 @@ def _precision_row(probe: str, task: str, layer: int, scores: list[np.ndarray], 
     """Precision@k row of a probe on the validation proteins (k from :data:`TOP_K_DIVISORS`)."""
     labels = [p.pair_y if task == "contact" else p.sites for p in valid]
     ks = [top_k_size(p.length, TOP_K_DIVISORS[task]) for p in valid]
-    value, taken = precision_at_k(scores, labels, ks)
+    value, taken = pooled_precision_at_k(scores, labels, ks)
     positives = int(sum(np.count_nonzero(v) for v in labels))
-    return _row(probe, task, layer, value, chance_precision_at_k(labels, ks), y_train=y, n_valid=taken,
+    return _row(probe, task, layer, value, chance_pooled_precision(labels, ks), y_train=y, n_valid=taken,
                 n_valid_positive=positives, n_valid_proteins=len(valid), converged=converged)  # fmt: skip
 
 

@@ -10,32 +10,28 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from plmscope.analysis.bootstrap import ProteinCounter, ProteinCounts, bootstrap_heads
-from plmscope.analysis.enrichment import ATTENTION_COLUMNS, EnrichmentCounter, summarise, top_heads
-from plmscope.analysis.features import (
-    AMINO_ACID_FEATURES,
-    backgrounds,
-    check_contact_options,
-    check_features,
-    feature_arrays,
+from plmscope import options as opt
+from plmscope.analysis.bootstrap import ProteinCounts, bootstrap_heads
+from plmscope.analysis.enrichment import top_heads
+from plmscope.analysis.features import AMINO_ACID_FEATURES, check_features
+from plmscope.analysis.robustness import (
+    CONDITIONS,
+    best_heads_table,
+    check_options,
+    count_thresholds,
+    null_model_table,
+    threshold_sweep_table,
 )
-from plmscope.attention.dataset import analysed_lengths, read_meta
+from plmscope.attention.extract import check_lengths, extract_attention
 from plmscope.data.shuffle import shuffle_sequences
-from plmscope.data.table import ProteinRecord, read_proteins, write_proteins
-from plmscope.errors import PlmscopeError, located
-from plmscope.models.known import DType
-from plmscope.runs.common import LongSequences, check_long_sequences, check_positive_int, write_outputs
+from plmscope.data.table import ProteinRecord, read_proteins
+from plmscope.errors import PlmscopeError
+from plmscope.options import DType, LongSequences
+from plmscope.outputs import write_outputs
 
 log = logging.getLogger(__name__)
-
-CONDITIONS: tuple[str, ...] = ("real", "random_weights", "shuffled")
-"""The pretrained model on the real sequences; the same architecture with re-initialised random
-weights; the pretrained model on residue-shuffled sequences (labels at the original positions)."""
 
 OUTPUT_TABLES: tuple[str, ...] = ("null_models", "threshold_sweep", "best_heads", "bootstrap")
 """Tables written to the output directory, each as ``<name>.parquet`` and ``<name>.csv``."""
@@ -46,22 +42,22 @@ def run_null_models(
     output_dir: str | Path,
     *,
     model: str,
-    theta: float = 0.3,
-    thresholds: Sequence[float] = (0.1, 0.3, 0.5),
-    top_k: int = 5,
+    theta: float = opt.THETA,
+    thresholds: Sequence[float] = opt.THRESHOLDS,
+    top_k: int = opt.ROBUSTNESS_TOP_K,
     features: Iterable[str] | None = None,
     seed: int = 0,
     random_std: float | None = None,
-    n_boot: int = 1000,
-    alpha: float = 0.05,
-    min_count: int = 100,
-    contact_cutoff: float = 8.0,
-    contact_min_separation: int = 6,
-    max_residues: int = 510,
-    max_tokens: int = 8192,
-    long_sequences: LongSequences = "truncate",
-    device: str = "auto",
-    dtype: DType = "auto",
+    n_boot: int = opt.N_BOOT,
+    alpha: float = opt.ALPHA,
+    min_count: int = opt.MIN_COUNT,
+    contact_cutoff: float = opt.CONTACT_CUTOFF,
+    contact_min_separation: int = opt.CONTACT_MIN_SEPARATION,
+    max_residues: int = opt.MAX_RESIDUES,
+    max_tokens: int | str = opt.MAX_TOKENS,
+    long_sequences: LongSequences = opt.LONG_SEQUENCES,
+    device: str = opt.DEVICE,
+    dtype: DType = opt.DTYPE,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Compare the top heads of a model with two null models and across attention thresholds.
@@ -98,7 +94,7 @@ def run_null_models(
         contact_cutoff: contact CA-CA distance in Å.
         contact_min_separation: minimum ``|i - j|`` of a contact.
         max_residues: longest sequence analysed.
-        max_tokens: padded-token budget per batch.
+        max_tokens: padded-token budget per batch, or ``"auto"`` (per device).
         long_sequences: ``"truncate"``, ``"skip"`` or ``"error"``.
         device: torch device.
         dtype: model dtype.
@@ -114,29 +110,24 @@ def run_null_models(
     started = time.perf_counter()
     proteins_path, output_dir = Path(proteins_path), Path(output_dir)
     features = check_features(features)
-    sweep = _check_options(theta=theta, thresholds=thresholds, top_k=top_k, n_boot=n_boot, alpha=alpha,
-                           min_count=min_count, cutoff=contact_cutoff, min_separation=contact_min_separation,
-                           long_sequences=long_sequences)  # fmt: skip
+    sweep = check_options(theta=theta, thresholds=thresholds, top_k=top_k, n_boot=n_boot, alpha=alpha,
+                          min_count=min_count, cutoff=contact_cutoff, min_separation=contact_min_separation,
+                          long_sequences=long_sequences)  # fmt: skip
     theta = float(theta)
     records = read_proteins(proteins_path)
-    run_options = dict(max_residues=max_residues, max_tokens=max_tokens, long_sequences=long_sequences,
-                       device=device, dtype=dtype, progress=progress)  # fmt: skip
-    count_options = dict(features=features, cutoff=contact_cutoff, min_separation=contact_min_separation)
-
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     # named like plmscope.io temporaries (with this pid) so a later write of the output removes it if we are killed
     scratch = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-{os.getpid()}-scratch", dir=output_dir.parent))
     try:
         datasets = _extract_all(records, proteins_path, scratch, model=model, theta=sweep[0], seed=seed,
-                                random_std=random_std, **run_options)  # fmt: skip
-        tables: dict[str, dict[float, pd.DataFrame]] = {}
-        per_protein: dict[str, ProteinCounts] = {}
-        rows_read: dict[str, int] = {}
-        bg = None
+                                random_std=random_std, max_residues=max_residues, max_tokens=max_tokens,
+                                long_sequences=long_sequences, device=device, dtype=dtype,
+                                progress=progress)  # fmt: skip
+        tables, per_protein, rows_read = {}, {}, {}
         for condition, path in datasets.items():
-            bg, tables[condition], per_protein[condition], rows_read[condition] = _count(
+            _, tables[condition], per_protein[condition], rows_read[condition] = count_thresholds(
                 path, records, proteins_path, thresholds=sweep, theta=theta, min_count=min_count, alpha=alpha,
-                **count_options,
+                features=features, cutoff=contact_cutoff, min_separation=contact_min_separation,
             )  # fmt: skip
             log.info("%s: %d attention rows >= %g", condition, rows_read[condition], sweep[0])
     finally:
@@ -148,48 +139,44 @@ def run_null_models(
             f"{proteins_path}: no head of {model!r} has {min_count} thresholded weights on any feature at theta "
             f"{theta}; lower min_count or theta"
         )
-    boot = pd.concat(
-        [
-            bootstrap_heads(per_protein[c], top[["feature", "layer", "head"]], n_boot=n_boot, seed=seed, alpha=alpha)
-            .assign(condition=c)
-            for c in CONDITIONS
-        ],
-        ignore_index=True,
-    )
-    boot = boot[["condition", *[c for c in boot.columns if c != "condition"]]]
+    boot = _bootstrap(per_protein, top, n_boot=n_boot, seed=seed, alpha=alpha)
     null_table = null_model_table(top, tables, boot, theta=theta, min_count=min_count)
     sweep_table = threshold_sweep_table(top, tables, min_count=min_count)
-    best = best_heads_table(tables)
-
     meta = {
-        "model": model,
-        "proteins": str(proteins_path),
-        "conditions": {
-            "real": "pretrained model, original sequences",
-            "random_weights": f"same architecture, weights re-drawn by transformers' init (seed {seed}, std "
-                              f"{'model default' if random_std is None else random_std})",
-            "shuffled": f"pretrained model, residues of every sequence permuted (seed {seed}); features at "
-                        "the original positions",
-        },
-        "theta": theta,
-        "thresholds": sweep,
-        "top_k": top_k,
-        "features": list(features),
-        "seed": seed,
-        "random_std": random_std,
-        "n_boot": n_boot,
-        "alpha": alpha,
-        "min_count": min_count,
-        "contact_cutoff": contact_cutoff,
-        "contact_min_separation": contact_min_separation,
-        "attention_rows": rows_read,
+        "model": model, "proteins": str(proteins_path), "conditions": _conditions(seed, random_std), "theta": theta,
+        "thresholds": sweep, "top_k": top_k, "features": list(features), "seed": seed, "random_std": random_std,
+        "n_boot": n_boot, "alpha": alpha, "min_count": min_count, "contact_cutoff": contact_cutoff,
+        "contact_min_separation": contact_min_separation, "attention_rows": rows_read,
         "n_proteins": len(per_protein["real"].ids),
     }  # fmt: skip
-    figures = _figures(null_table, sweep_table, model=model)
-    write_outputs(output_dir, tables=dict(zip(OUTPUT_TABLES, (null_table, sweep_table, best, boot))), meta=meta,
-                  figures=figures)  # fmt: skip
+    tables_out = dict(zip(OUTPUT_TABLES, (null_table, sweep_table, best_heads_table(tables), boot)))
+    write_outputs(output_dir, tables=tables_out, meta=meta, figures=_figures(null_table, sweep_table, model=model))
     log.info("wrote null-model comparison to %s", output_dir)
+    return _summary(output_dir, null_table, rows_read, seconds=time.perf_counter() - started)
 
+
+def _bootstrap(per_protein: dict[str, ProteinCounts], top: pd.DataFrame, **options) -> pd.DataFrame:
+    """Protein-level bootstrap intervals of the top heads under every condition (column ``condition`` first)."""
+    boot = pd.concat(
+        [bootstrap_heads(per_protein[c], top[["feature", "layer", "head"]], **options).assign(condition=c)
+         for c in CONDITIONS],
+        ignore_index=True,
+    )  # fmt: skip
+    return boot[["condition", *[c for c in boot.columns if c != "condition"]]]
+
+
+def _conditions(seed: int, random_std: float | None) -> dict[str, str]:
+    """What each condition is (for ``meta.json``)."""
+    return {
+        "real": "pretrained model, original sequences",
+        "random_weights": f"same architecture, weights re-drawn by transformers' init (seed {seed}, std "
+                          f"{'model default' if random_std is None else random_std})",
+        "shuffled": f"pretrained model, residues of every sequence permuted (seed {seed}); features at "
+                    "the original positions",
+    }  # fmt: skip
+
+
+def _summary(output_dir: Path, null_table: pd.DataFrame, rows_read: dict, *, seconds: float) -> dict[str, Any]:
     first = null_table[null_table["rank"] == 1]
     return {
         "output": str(output_dir),
@@ -199,100 +186,10 @@ def run_null_models(
             + f" (background {r.background:.3f})"
             for r in first.itertuples()
         },
-        "seconds": round(time.perf_counter() - started, 3),
+        "seconds": round(seconds, 3),
     }
 
 
-# ---- tables ----------------------------------------------------------------------------------
-def null_model_table(
-    top: pd.DataFrame,
-    tables: dict[str, dict[float, pd.DataFrame]],
-    boot: pd.DataFrame,
-    *,
-    theta: float,
-    min_count: int,
-) -> pd.DataFrame:
-    """Wide table: each top head of the real model with its proportion under every condition at ``theta``.
-
-    Proportions are ``n_feature / n_attention`` even below ``min_count`` (flagged by
-    ``masked_<condition>``); NaN when the head has no thresholded weight on eligible pairs.
-    ``ci_low_<condition>`` / ``ci_high_<condition>`` are the bootstrap bounds.
-    """
-    out = top[["feature", "rank", "layer", "head", "label", "background"]].copy()
-    out["rank"] = out["rank"].astype("int64")
-    for condition in CONDITIONS:
-        stats = _head_stats(tables[condition][theta], min_count=min_count)
-        merged = out[["feature", "layer", "head"]].merge(stats, on=["feature", "layer", "head"], how="left")
-        ci = out[["feature", "layer", "head"]].merge(
-            boot[boot["condition"] == condition][["feature", "layer", "head", "ci_low", "ci_high"]],
-            on=["feature", "layer", "head"], how="left",
-        )  # fmt: skip
-        out[f"n_attention_{condition}"] = merged["n_attention"].to_numpy()
-        out[f"proportion_{condition}"] = merged["proportion"].to_numpy()
-        out[f"ci_low_{condition}"] = ci["ci_low"].to_numpy()
-        out[f"ci_high_{condition}"] = ci["ci_high"].to_numpy()
-        out[f"masked_{condition}"] = merged["masked"].to_numpy()
-    return out.reset_index(drop=True)
-
-
-def threshold_sweep_table(
-    top: pd.DataFrame, tables: dict[str, dict[float, pd.DataFrame]], *, min_count: int
-) -> pd.DataFrame:
-    """Long table: the real model's top heads under every condition and threshold.
-
-    Columns: condition, threshold, feature, rank (in the real model at theta), layer, head, label,
-    n_attention, n_feature, proportion (raw, NaN without attention), masked, background.
-    """
-    keys = top[["feature", "rank", "layer", "head", "label", "background"]]
-    parts = []
-    for condition, by_threshold in tables.items():
-        for threshold, table in by_threshold.items():
-            stats = _head_stats(table, min_count=min_count)
-            part = keys.merge(stats, on=["feature", "layer", "head"], how="left")
-            part.insert(0, "threshold", threshold)
-            part.insert(0, "condition", condition)
-            parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
-    return out.astype({"rank": "int64"})
-
-
-def best_heads_table(tables: dict[str, dict[float, pd.DataFrame]]) -> pd.DataFrame:
-    """Each condition's own best (rank-1, unmasked) head per feature and threshold.
-
-    Columns: condition, threshold, feature, label, layer, head, n_attention, proportion, ci_low,
-    ci_high (Bonferroni Wilson, from the enrichment), background, n_tests; a feature with every head
-    masked under a condition has one row with NaN proportion and ``n_tests`` 0.
-    """
-    rows = []
-    for condition, by_threshold in tables.items():
-        for threshold, table in by_threshold.items():
-            for feature, group in table.groupby("feature", sort=False):
-                ranked = group[~group["masked"].astype(bool)].sort_values("rank")
-                row = {"condition": condition, "threshold": threshold, "feature": feature,
-                       "background": float(group["background"].iloc[0]),
-                       "n_tests": int(group["n_tests"].iloc[0])}  # fmt: skip
-                if len(ranked):
-                    first = ranked.iloc[0]
-                    row |= {k: first[k] for k in ("label", "layer", "head", "n_attention", "proportion", "ci_low",
-                                                  "ci_high")}  # fmt: skip
-                rows.append(row)
-    columns = ["condition", "threshold", "feature", "label", "layer", "head", "n_attention", "proportion", "ci_low",
-               "ci_high", "background", "n_tests"]  # fmt: skip
-    return pd.DataFrame(rows).reindex(columns=columns).astype({"layer": "Int64", "head": "Int64",
-                                                                "n_attention": "Int64"})  # fmt: skip
-
-
-def _head_stats(table: pd.DataFrame, *, min_count: int) -> pd.DataFrame:
-    """feature, layer, head, n_attention, n_feature, raw proportion, masked (n_attention < min_count)."""
-    out = table[["feature", "layer", "head", "n_attention", "n_feature"]].copy()
-    n_att = out["n_attention"].to_numpy(dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["proportion"] = np.where(n_att > 0, out["n_feature"].to_numpy(dtype=np.float64) / n_att, np.nan)
-    out["masked"] = out["n_attention"] < max(int(min_count), 1)
-    return out
-
-
-# ---- attention and counting --------------------------------------------------------------------
 def _extract_all(
     records: Sequence[ProteinRecord],
     proteins_path: Path,
@@ -303,135 +200,36 @@ def _extract_all(
     seed: int,
     random_std: float | None,
     max_residues: int,
-    max_tokens: int,
-    long_sequences: str,
+    max_tokens: int | str,
+    long_sequences: LongSequences,
     device: str,
-    dtype: str,
+    dtype: DType,
     progress: bool,
 ) -> dict[str, Path]:
-    """Write the three attention datasets (at ``theta``) into ``scratch``; return condition -> directory."""
+    """Write the three attention datasets (at ``theta``) into ``scratch`` with one loaded model; condition -> dir.
+
+    The same loop (:func:`plmscope.attention.extract.extract_attention`) runs the pretrained model on
+    the real and on the shuffled sequences, then the model re-initialised in place on the real ones.
+    """
     from plmscope.models.null import reinitialise
     from plmscope.models.registry import load_adapter
-    from plmscope.runs.attention import run_attention
 
-    options = dict(theta=theta, max_residues=max_residues, max_tokens=max_tokens, long_sequences=long_sequences,
-                   device=device, dtype=dtype, progress=progress)  # fmt: skip
-    out = {c: scratch / c for c in CONDITIONS}
-    log.info("real: %s on %s", model, proteins_path)
-    run_attention(proteins_path, out["real"], model=model, **options)
-
-    shuffled = scratch / "shuffled_proteins.parquet"
-    write_proteins(shuffle_sequences(records, seed=seed), shuffled)
-    log.info("shuffled: %s on residue-shuffled sequences (seed %d)", model, seed)
-    run_attention(shuffled, out["shuffled"], model=model, **options)
-
+    real = [(r.id, r.sequence) for r in records]
+    check_lengths(real, proteins_path, model=model, max_residues=int(max_residues), policy=long_sequences)
     adapter = load_adapter(model, max_residues=max_residues, device=device, dtype=dtype)
+    options = dict(theta=theta, max_tokens=opt.resolve_max_tokens(max_tokens, adapter.device.type),
+                   long_sequences=long_sequences, progress=progress, resume=False, rows_per_part=opt.ROWS_PER_PART,
+                   proteins_per_part=opt.PROTEINS_PER_PART)  # fmt: skip
+    shuffled = [(r.id, r.sequence) for r in shuffle_sequences(records, seed=seed)]
+    out = {c: scratch / c for c in CONDITIONS}
+    log.info("real: %s", model)
+    extract_attention(adapter, real, out["real"], **options)
+    log.info("shuffled: %s on residue-shuffled sequences (seed %d)", model, seed)
+    extract_attention(adapter, shuffled, out["shuffled"], **options)
     reinitialise(adapter, seed=seed, std=random_std)
     log.info("random weights: %s", adapter.name)
-    extract_attention(adapter, records, out["random_weights"], theta=theta, max_tokens=max_tokens,
-                      long_sequences=long_sequences, progress=progress)  # fmt: skip
+    extract_attention(adapter, real, out["random_weights"], **options)
     return out
-
-
-def extract_attention(
-    adapter,
-    records: Sequence[ProteinRecord],
-    output_dir: str | Path,
-    *,
-    theta: float,
-    max_tokens: int = 8192,
-    long_sequences: LongSequences = "truncate",
-    progress: bool = True,
-) -> dict:
-    """Thresholded attention dataset of a prepared adapter (the loop of ``run_attention`` without loading).
-
-    Args:
-        adapter: a loaded (possibly re-initialised) :class:`plmscope.models.base.AttentionAdapter`.
-        records: proteins to run.
-        output_dir: dataset directory (:mod:`plmscope.attention.dataset`), written atomically.
-        theta: threshold.
-        max_tokens: padded-token budget per batch.
-        long_sequences: ``"truncate"``, ``"skip"`` or ``"error"``.
-        progress: progress bar.
-
-    Returns:
-        The dataset's meta.
-    """
-    from plmscope.attention.dataset import AttentionWriter
-    from plmscope.attention.threshold import threshold_batch
-    from plmscope.models.inference import iter_attention
-
-    stream = iter_attention(adapter, [(r.id, r.sequence) for r in records], max_tokens=max_tokens,
-                            long_sequences=long_sequences, progress=progress)  # fmt: skip
-    meta = adapter.describe() | {"theta": float(theta), "long_sequences": long_sequences, "max_tokens": int(max_tokens),
-                                 "dtype": str(adapter.dtype).removeprefix("torch.")}  # fmt: skip
-    with AttentionWriter(output_dir, meta=meta) as writer:
-        writer.add_skipped(stream.stats.skipped)
-        for batch in stream:
-            rows, counts = threshold_batch(batch.layers, batch.lengths, batch.ids, theta=theta)
-            writer.write(rows, counts)
-            writer.add_proteins(batch.ids, batch.lengths, batch.n_original, n_nonstandard=batch.n_nonstandard,
-                                n_unknown=batch.n_unknown)  # fmt: skip
-    return writer.meta
-
-
-def _count(
-    path: Path,
-    records: Sequence[ProteinRecord],
-    proteins_path: Path,
-    *,
-    thresholds: Sequence[float],
-    theta: float,
-    features: tuple[str, ...],
-    cutoff: float,
-    min_separation: int,
-    min_count: int,
-    alpha: float,
-    batch_size: int = 1 << 20,
-) -> tuple[pd.DataFrame, dict[float, pd.DataFrame], ProteinCounts, int]:
-    """Enrichment tables at every threshold and per-protein counts at ``theta``, in one pass over the rows."""
-    meta = read_meta(path)
-    analysed = analysed_lengths(path)
-    try:
-        arrays = feature_arrays(records, analysed)
-    except PlmscopeError as exc:
-        raise located(proteins_path, str(exc)) from None
-    bg = backgrounds(arrays, features=features, cutoff=cutoff, min_separation=min_separation)
-    dims = dict(num_layers=int(meta["num_layers"]), num_heads=int(meta["num_heads"]), features=features,
-                cutoff=cutoff, min_separation=min_separation)  # fmt: skip
-    counters = {t: EnrichmentCounter(arrays, **dims) for t in thresholds}
-    per_protein = ProteinCounter(arrays, **dims)
-    n_rows = 0
-    for part in sorted((path / "attention").glob("part-*.parquet")):
-        for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_size, columns=[*ATTENTION_COLUMNS, "weight"]):
-            n_rows += batch.num_rows
-            weight = batch.column("weight").to_numpy(zero_copy_only=False)
-            for t, counter in counters.items():
-                counter.add(batch.filter(pa.array(weight >= np.float32(t))))
-            per_protein.add(batch.filter(pa.array(weight >= np.float32(theta))))
-    tables = {t: summarise(c.counts(), bg, min_count=min_count, alpha=alpha) for t, c in counters.items()}
-    return bg, tables, per_protein.counts(), n_rows
-
-
-# ---- options and figures ---------------------------------------------------------------------
-def _check_options(
-    *, theta: float, thresholds: Sequence[float], top_k: int, n_boot: int, alpha: float, min_count: int,
-    cutoff: float, min_separation: int, long_sequences: str,
-) -> list[float]:  # fmt: skip
-    """Validate options; return the sorted thresholds of the sweep (``theta`` included)."""
-    values = [float(t) for t in thresholds] + [float(theta)]
-    bad = [t for t in values if not 0 < t <= 1]
-    if bad:
-        raise PlmscopeError(f"robustness thresholds: every threshold must lie in (0, 1], got {bad[0]}")
-    check_positive_int("robustness top_k", top_k)
-    check_positive_int("robustness n_boot", n_boot)
-    if not 0 < alpha < 1:
-        raise PlmscopeError(f"robustness alpha: must lie in (0, 1), got {alpha}")
-    if int(min_count) != min_count or min_count < 1:
-        raise PlmscopeError(f"robustness min_count: must be a positive integer, got {min_count!r}")
-    check_contact_options(cutoff, min_separation)
-    check_long_sequences(long_sequences, verb="robustness")
-    return sorted(set(values))
 
 
 def _figures(null_table: pd.DataFrame, sweep_table: pd.DataFrame, *, model: str) -> list[tuple[str, Any]]:

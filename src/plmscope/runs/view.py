@@ -18,11 +18,12 @@ from plmscope.attention.dataset import read_analysed, read_meta
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
+from plmscope.options import THETA
 from plmscope.viz.viewer import ATTENTION_ROW_COLUMNS, render_viewer_html
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.3
+DEFAULT_THRESHOLD = THETA
 """Initial attention threshold of a page when none is given (raised to the dataset's theta)."""
 
 DEFAULT_MIN_WEIGHT = 0.1
@@ -181,15 +182,15 @@ def run_view_many(
 
 
 def _read_meta(attention_dir: Path) -> dict[str, Any]:
-    """``meta.json`` of the dataset with :data:`META_KEYS`, theta a number in [0, 1).
+    """``meta.json`` of the dataset with :data:`META_KEYS`, theta a number in (0, 1] (as everywhere else).
 
     Raises:
         PlmscopeError: the file is missing, not JSON, or lacks/has invalid keys.
     """
     meta = read_meta(attention_dir, keys=META_KEYS, check_format=False)
     theta = meta["theta"]
-    if not isinstance(theta, (int, float)) or isinstance(theta, bool) or not 0 <= theta < 1:
-        raise located(attention_dir / "meta.json", f"theta must be a number in [0, 1), got {theta!r}")
+    if not isinstance(theta, (int, float)) or isinstance(theta, bool) or not 0 < theta <= 1:
+        raise located(attention_dir / "meta.json", f"theta must be a number in (0, 1], got {theta!r}")
     return meta
 
 

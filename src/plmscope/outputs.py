@@ -1,47 +1,30 @@
-"""Pieces shared by the run verbs: option checks and the atomic output directory of tables, meta and figures."""
+"""Writing a verb's results: an atomic output directory of tables (Parquet + CSV), ``meta.json`` and figures."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping, Sequence, get_args
+from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from plmscope.errors import PlmscopeError
 from plmscope.io import atomic_path
-
-LongSequences = Literal["truncate", "skip", "error"]
-"""What a verb that runs whole sequences does with one over ``max_residues`` (no windows)."""
-
-LONG_SEQUENCES: tuple[str, ...] = get_args(LongSequences)
 
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
 """File formats written for every figure."""
 
 
-def check_positive_int(option: str, value: Any) -> None:
-    """Reject a value that is not a positive integer (bools included) with a one-line error naming ``option``."""
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise PlmscopeError(f"{option}: must be a positive integer, got {value!r}")
-
-
-def check_long_sequences(value: str, *, verb: str) -> None:
-    """Reject a ``long_sequences`` policy other than :data:`LONG_SEQUENCES` (``verb`` starts the message)."""
-    if value not in LONG_SEQUENCES:
-        raise PlmscopeError(f"{verb} long_sequences: must be truncate, skip or error, got {value!r}")
-
-
 @contextlib.contextmanager
-def output_directory(path: str | Path) -> Iterator[Path]:
+def output_directory(path: str | Path, *, inputs: Sequence[str | Path | None] = ()) -> Iterator[Path]:
     """A temporary directory that replaces ``path`` as a whole when the block succeeds (nothing otherwise).
 
-    Figures saved inside the block get reproducible SVG ids (a fixed ``svg.hashsalt``).
+    Figures saved inside the block get reproducible SVG ids (a fixed ``svg.hashsalt``). ``inputs``
+    are the paths the output must never replace or contain (:func:`plmscope.io.check_output`).
     """
     import matplotlib
 
-    with atomic_path(path, directory=True) as tmp, matplotlib.rc_context({"svg.hashsalt": "plmscope"}):
+    with atomic_path(path, directory=True, inputs=inputs) as tmp, matplotlib.rc_context({"svg.hashsalt": "plmscope"}):
         yield tmp
 
 
@@ -82,9 +65,15 @@ def write_outputs(
     meta: Mapping[str, Any],
     figures: Sequence[tuple[str, Any]] = (),
     dpi: int = 150,
+    inputs: Sequence[str | Path | None] = (),
 ) -> None:
-    """Write tables (:func:`write_tables`), ``meta.json`` and ``(name, figure)`` pairs into ``output_dir`` at once."""
-    with output_directory(output_dir) as tmp:
+    """Write tables (:func:`write_tables`), ``meta.json`` and ``(name, figure)`` pairs into ``output_dir`` at once.
+
+    ``inputs``: paths the output must never replace or contain (:func:`plmscope.io.check_output`).
+    """
+    # without figures, skip output_directory's matplotlib import (it costs the enrichment verb ~0.5 s)
+    writer = output_directory if figures else lambda path, inputs: atomic_path(path, directory=True, inputs=inputs)
+    with writer(output_dir, inputs=inputs) as tmp:
         write_tables(tmp, tables)
         write_json(tmp / "meta.json", meta)
         for name, fig in figures:

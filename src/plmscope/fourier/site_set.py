@@ -1,0 +1,223 @@
+"""One site set of an epistasis landscape: fit q-SFT and the baselines, score them on held-out variants, tabulate."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from plmscope.errors import PlmscopeError
+from plmscope.fourier import metrics
+from plmscope.fourier.cache import PersistentCache, row_keys
+from plmscope.fourier.coefficients import FourierCoefficients
+from plmscope.fourier.landscape import Landscape
+from plmscope.fourier.landscape_spec import LandscapeSpec
+from plmscope.fourier.methods import METHODS
+from plmscope.fourier.sampling import draw_points
+from plmscope.fourier.tables import (
+    SiteSetResult,
+    interaction_table,
+    prediction_metrics,
+    reference_support,
+    spectrum_rows,
+)
+from plmscope.fourier.transform import all_points
+
+log = logging.getLogger(__name__)
+
+ScoreFunction = Callable[[np.ndarray], np.ndarray]
+"""``(m, n)`` points of a landscape -> ``(m,)`` scores (the model call, e.g. a variant scorer)."""
+
+
+class JournaledScore:
+    """Wraps a score function: journals every finite scored chunk into the cache; counts points and seconds."""
+
+    def __init__(self, score: ScoreFunction, cache: PersistentCache):
+        self.score, self.cache = score, cache
+        self.points = 0
+        self.seconds = 0.0
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
+        y = self.score(X)
+        self.seconds += time.perf_counter() - started
+        self.points += X.shape[0]
+        if np.all(np.isfinite(y)):
+            self.cache.record(X, y)
+        return y
+
+
+def cache_path(cache_dir: Path, cfg: Mapping[str, Any], spec: LandscapeSpec, *, dtype: str) -> tuple[Path, str]:
+    """The cache file of a site set, keyed by a fingerprint of model, score, sequence, sites, q and dtype."""
+    fingerprint = spec.fingerprint(model=cfg["model"], score=cfg["score"], dtype=dtype)
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{cfg['model']}-{cfg['score']}-{spec.protein_id}")
+    return Path(cache_dir) / f"{slug.strip('_.')[-80:]}-n{spec.n}-q{spec.q}-{fingerprint}.parquet", fingerprint
+
+
+def fit_qsft(name: str, cfg: Mapping[str, Any], land: Landscape, cache: PersistentCache) -> tuple[Any, dict]:
+    """q-SFT with the configured options (noise threshold chosen on its own validation queries)."""
+    started = time.perf_counter()
+    qcfg = dict(cfg["qsft"])
+    try:
+        qsft = METHODS["qsft"](**qcfg)
+    except TypeError as err:
+        raise PlmscopeError(f"config key qsft: {err}") from None
+    coef = qsft.fit(land)
+    cache.flush()
+    seconds = time.perf_counter() - started
+    budget = int(coef.queries)
+    info = {
+        "b": qsft.b_used, "C": qsft.C, "delays": qsft.delays, "R": qsft.R, "queries": budget,
+        "validation_queries": qsft.validation_size(land.n, land.q, qsft.b_used),
+        "noise_threshold": qcfg["noise_threshold"],
+        "thresholds_tried": [{"threshold": t, "validation_r2": r, "coefficients": s}
+                             for t, r, s in qsft.thresholds_tried],
+    }  # fmt: skip
+    log.info("[%s] q-SFT b=%d: %d coefficients from %d queries (%.1f s)", name, qsft.b_used, len(coef), budget,
+             seconds)  # fmt: skip
+    return coef, info | {"seconds": seconds}
+
+
+def fit_baseline(
+    name: str, method: str, cfg: Mapping[str, Any], land: Landscape, cache: PersistentCache, *, budget: int
+) -> tuple[FourierCoefficients, dict]:
+    """One baseline (LASSO, ridge) at q-SFT's budget, capped at ``baseline_max_samples``."""
+    started = time.perf_counter()
+    samples = min(budget, cfg["baseline_max_samples"])
+    if samples < budget:
+        log.warning("[%s] %s: budget capped at baseline_max_samples=%d (q-SFT used %d)", name, method, samples,
+                    budget)  # fmt: skip
+    estimator = METHODS[method](seed=int(cfg["qsft"].get("seed", 0)), max_samples=max(cfg["baseline_max_samples"], 10))
+    coef = estimator.fit(land, samples)
+    cache.flush()
+    seconds = time.perf_counter() - started
+    log.info("[%s] %s: %d coefficients from %d samples (%.1f s)", name, method, len(coef), samples, seconds)
+    info = {"samples": samples, "new_queries": int(coef.queries), "alpha": getattr(estimator, "alpha_used", None)}
+    return coef, info | {"seconds": seconds}
+
+
+def held_out_points(name: str, cfg: Mapping[str, Any], land: Landscape) -> dict[str, np.ndarray]:
+    """Held-out test sets (uniform, each Hamming shell) that exclude every point an estimator queried."""
+    n, q = land.n, land.q
+    train_X, _ = land.queries()
+    exclude = row_keys(train_X, q)
+    tcfg = cfg["test"]
+    rng = np.random.default_rng(tcfg["seed"])
+    sets: dict[str, np.ndarray] = {}
+    if tcfg["uniform"]:
+        sets["uniform"] = draw_points(rng, n, q, size=tcfg["uniform"], distance=None, exclude=exclude)
+    for d in tcfg["hamming"]:
+        if d <= n and tcfg["per_distance"]:
+            sets[f"hamming_{d}"] = draw_points(rng, n, q, size=tcfg["per_distance"], distance=d, exclude=exclude)
+    for label in [k for k, X in sets.items() if X.shape[0] == 0]:
+        level = logging.INFO if q**n <= cfg["exact_max_points"] else logging.WARNING  # "all" still scores it
+        log.log(level, "[%s] test set %s is empty: every such variant was queried by an estimator", name, label)
+    return {k: X for k, X in sets.items() if X.shape[0]}
+
+
+def spectra(
+    name: str, spec: LandscapeSpec, coefs: Mapping[str, FourierCoefficients], exact: FourierCoefficients | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """Spectrum summary (S5, ruggedness, support vs exact), energy per order, pair energy, pair matrices."""
+    rows, energies, pairs, matrices = [], [], [], {}
+    for method, coef in coefs.items():
+        s, e, p, mat = spectrum_rows(name, method, coef)
+        if exact is not None and method != "exact":
+            # precision: share of the estimated coefficients that are nonzero in the exact transform;
+            # recall: share of the largest exact coefficients (95% of the variance) that were found
+            s["support_precision"] = metrics.support_precision_recall(coef, exact)[0]
+            s["support_recall"] = metrics.support_precision_recall(coef, reference_support(exact, 0.95))[1]
+            s["coefficient_nmse"] = metrics.coefficient_nmse(coef, exact)
+        rows.append(s)
+        energies.extend(e)
+        pairs.extend(p)
+        matrices[method] = mat
+    labels = spec.site_labels()
+    pair_table = pd.DataFrame(pairs)
+    if not pair_table.empty:
+        pair_table["site_i"] = [spec.sites[i] + 1 for i in pair_table["i"]]
+        pair_table["site_j"] = [spec.sites[j] + 1 for j in pair_table["j"]]
+        pair_table["label_i"] = [labels[i] for i in pair_table["i"]]
+        pair_table["label_j"] = [labels[j] for j in pair_table["j"]]
+        pair_table = pair_table.drop(columns=["i", "j"])
+    return pd.DataFrame(rows), pd.DataFrame(energies), pair_table, matrices
+
+
+def interactions(
+    name: str, spec: LandscapeSpec, coefs: Mapping[str, FourierCoefficients], icfg: Mapping[str, Any]
+) -> pd.DataFrame:
+    """The interaction tables of every estimator, stacked (columns ``site_set``, ``method`` first)."""
+    parts = []
+    for method, coef in coefs.items():
+        table = interaction_table(coef, spec, max_order=icfg["max_order"], top_k=icfg["top_k"])
+        table.insert(0, "method", method)
+        table.insert(0, "site_set", name)
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def analyse_site_set(
+    name: str, spec: LandscapeSpec, cfg: Mapping[str, Any], *, score: ScoreFunction, cache_dir: Path, dtype: str
+) -> SiteSetResult:
+    """Recover the spectrum of one site set with q-SFT and the baselines; score them on held-out variants.
+
+    Every scored variant goes to a :class:`PersistentCache` under ``cache_dir`` (see :func:`cache_path`),
+    so reruns and overlapping estimators never score a variant twice.
+
+    Args:
+        name: site-set name (table column ``site_set``).
+        spec: the landscape.
+        cfg: a validated landscape config (:func:`plmscope.options.validate_landscape`).
+        score: ``(m, n)`` points -> ``(m,)`` scores (called only for points not in the cache).
+        cache_dir: query-cache directory.
+        dtype: the dtype the scores are computed in (part of the cache fingerprint).
+
+    Returns:
+        The :class:`SiteSetResult` (tables, coefficients, predictions for the figures).
+    """
+    path, fingerprint = cache_path(cache_dir, cfg, spec, dtype=dtype)
+    cache = PersistentCache(path, spec.n, spec.q)
+    cached_before = len(cache)
+    func = JournaledScore(score, cache)
+    land = Landscape(func, spec.n, spec.q, cache=cache.cache, batch_size=cfg["scoring"]["chunk"])
+    log.info("[%s] sites %s (%s), q=%d: cache %s holds %d points", name, spec.describe()["sites"], spec.wild_type,
+             spec.q, path, cached_before)  # fmt: skip
+    info: dict[str, Any] = {"fingerprint": fingerprint, "cache": str(path), "cached_points_before": cached_before}
+    timings: dict[str, float] = {}
+    coefs: dict[str, FourierCoefficients] = {}
+    coefs["qsft"], info["qsft"] = fit_qsft(name, cfg, land, cache)
+    timings["qsft"] = info["qsft"].pop("seconds")
+    budget = info["qsft"]["queries"]
+    for method in cfg["baselines"]:
+        coefs[method], info[method] = fit_baseline(name, method, cfg, land, cache, budget=budget)
+        timings[method] = info[method].pop("seconds")
+
+    started = time.perf_counter()
+    sets = held_out_points(name, cfg, land)
+    truth = {label: land(X) for label, X in sets.items()}
+    cache.flush()
+    timings["test_sets"] = time.perf_counter() - started
+
+    exact = None
+    if spec.q**spec.n <= cfg["exact_max_points"]:  # the exact transform as ground truth where q^n is small
+        started = time.perf_counter()
+        exact = coefs["exact"] = METHODS["exact"]().fit(land)
+        cache.flush()
+        timings["exact"] = time.perf_counter() - started
+        log.info("[%s] exact transform over all %d points (%.1f s)", name, spec.q**spec.n, timings["exact"])
+        sets["all"] = all_points(spec.n, spec.q)
+        truth["all"] = land(sets["all"])
+    metric_table, predictions = prediction_metrics(name, spec, coefs, sets, truth, cfg["test"], budget=budget)
+    spectrum, energy, pairs, matrices = spectra(name, spec, coefs, exact)
+    info.update({"timings_seconds": timings, "scored_points": func.points, "scoring_seconds": func.seconds,
+                 "distinct_queries": land.n_queries, "cached_points_after": len(cache),
+                 "test_set_sizes": {k: int(v.shape[0]) for k, v in sets.items() if k != "all"}})  # fmt: skip
+    return SiteSetResult(
+        name=name, spec=spec, coefficients=coefs, metrics=metric_table, spectrum=spectrum, energy=energy,
+        pairs=pairs, pair_matrices=matrices, interactions=interactions(name, spec, coefs, cfg["interactions"]),
+        predictions=predictions, info=info,
+    )  # fmt: skip
