@@ -71,7 +71,8 @@ class QSFT(Estimator):
             the phase estimates are combined over the offsets (noise-robust).
         R: number of random offsets (only with ``delays="random"``).
         noise_threshold: energy threshold on bins: a bin is a zeroton when its mean squared value
-            over the delays is at most this, and a singleton fit is accepted when its mean squared
+            over the delays is at most this, and a singleton fit (k, F) is accepted when k hashes to the bin,
+            |F|^2 exceeds this and its mean squared
             residual is at most this. Noise of variance ``s^2`` per query gives each bin a noise
             energy of about ``s^2 / q^b``; a threshold 2-5 times that works. ``"auto"`` estimates
             the noise energy as the median bin energy, tries the multiples in ``AUTO_GRID`` and keeps
