@@ -67,16 +67,16 @@ def test_magnitude_check_keeps_only_coefficients_above_threshold(seed):
 
 
 def test_refinement_improves_noisy_frequency_reads():
-    """Random delays, one group, noise sd 2.5 on unit coefficients: reading k against the mean of
-    all n+1 observations of an offset (refinement) instead of the single undelayed one recovers
-    0.75 of the support on average over seeds 0-3; without refinement 0.50."""
+    """Random delays (R = 2), one group, noise sd 2.5 on unit coefficients: reading k against the
+    mean of all n+1 observations of an offset (refinement) instead of the single undelayed one
+    recovers 0.82 of the support on average over seeds 0-7; without refinement 0.64."""
     n, b, sd = 8, 2, 2.5
-    f = planted_sparse_function(n, Q, 20, seed=1, noise_sd=sd, magnitude=(1.0, 1.0))
     tau = 1.5 * sd**2 / Q**b
     recalls = []
-    for seed in range(4):
+    for seed in range(8):
+        f = planted_sparse_function(n, Q, 20, seed=1, noise_sd=sd, magnitude=(1.0, 1.0))
         coeffs = QSFT(b=b, C=1, delays="random", R=2, noise_threshold=tau, seed=seed).fit(Landscape(f, n, Q))
         precision, recall = metrics.support_precision_recall(coeffs, f.coefficients)
         assert precision == 1.0
         recalls.append(recall)
-    assert np.mean(recalls) >= 0.65, recalls
+    assert np.mean(recalls) >= 0.75, recalls
