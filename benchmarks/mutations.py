@@ -64,24 +64,24 @@ MUTATIONS: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
     ),
     "Bonferroni CI: m -> 1": (
         [("src/plmscope/analysis/stats.py", "alpha=alpha / max(int(n_tests), 1)", "alpha=alpha")],
-        ["tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
+        ["tests/test_stats_defaults.py", "tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
     ),
     "Bonferroni p-values: none": (
         [("src/plmscope/analysis/stats.py", 'out[ok] = multipletests(p_values[ok], method="bonferroni")[1]',
           "out[ok] = p_values[ok]")],
-        ["tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
+        ["tests/test_stats_defaults.py", "tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
     ),
     "CI method wilson -> normal (stats default)": (
         [("src/plmscope/analysis/stats.py", 'method: CiMethod = "wilson",', 'method: CiMethod = "normal",')],
-        ["tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
+        ["tests/test_stats_defaults.py", "tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
     ),
     "CI method wilson -> normal (enrichment default)": (
         [("src/plmscope/analysis/enrichment.py", 'ci_method: CiMethod = "wilson",', 'ci_method: CiMethod = "normal",')],
-        ["tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
+        ["tests/test_stats_defaults.py", "tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
     ),
     "CI alpha 0.05 -> 0.1 (stats default)": (
         [("src/plmscope/analysis/stats.py", "    alpha: float = 0.05,", "    alpha: float = 0.1,")],
-        ["tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
+        ["tests/test_stats_defaults.py", "tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
     ),
     "PLL unmasked: position off by one": (
         [("src/plmscope/models/scoring.py", "pos = batch.residue_index.to(lp.device)  # (B, Lr)",
