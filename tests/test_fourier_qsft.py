@@ -129,3 +129,62 @@ def test_subsampling_maps_are_one_to_one_for_composite_q():
             grid = np.array(list(itertools.product(range(20), repeat=2)))
             points = (grid @ M.T) % 20
             assert len(np.unique(points, axis=0)) == len(grid), (seed, M)
+
+
+def _cosine_pair(X):
+    return 2 * np.cos(2 * np.pi * (5 * X[:, 0] + 5 * X[:, 1]) / 20)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_even_q_conjugate_pair_recovered_for_every_seed(seed):
+    """Issue #13: k = (5, 5, 0, 0) and -k share a bin of group c whenever 2 M_c^T k = 0 (mod 20);
+    the matrices are drawn so that some group separates them (seeds 2, 19, 22, 24, 32, 35 lost the
+    pair before)."""
+    coeffs = QSFT(b=2, C=2, seed=seed).fit(Landscape(_cosine_pair, 4, Q))
+    d = coeffs.as_dict()
+    assert set(d) == {(5, 5, 0, 0), (15, 15, 0, 0)}
+    assert all(v == pytest.approx(1.0, abs=1e-9) for v in d.values())
+
+
+@pytest.mark.parametrize("n, b, C", [(4, 2, 2), (6, 2, 3), (10, 4, 2), (12, 3, 3)])
+def test_stacked_matrices_separate_conjugate_pairs(n, b, C):
+    """Every t rows of [M_1 ... M_C] are independent mod 2 and mod 5 (t = n when C*b >= n, else 3),
+    so no k of order <= t with k != -k shares its bin with -k in every group."""
+    import itertools
+
+    from plmscope.fourier.qsft import _rank_mod_p
+
+    t = n if C * b >= n else 3
+    for seed in range(3):
+        est = QSFT(b=b, C=C, seed=seed)
+        stacked = np.concatenate(list(est._subsampling_matrices(n, Q, b)), axis=1)
+        assert est.pair_safe_order == t
+        for rows in itertools.combinations(range(n), t):
+            assert all(_rank_mod_p(stacked[list(rows)], p) == t for p in (2, 5)), (seed, rows)
+
+
+def test_noiseless_auto_threshold_peels_once_without_validation_queries():
+    n, b, C = 6, 2, 3
+    f = planted_sparse_function(n, Q, 40, seed=8)
+    est = QSFT(b=b, C=C, seed=0)
+    land = Landscape(f, n, Q)
+    coeffs = est.fit(land)
+    assert metrics.support_precision_recall(coeffs, f.coefficients) == (1.0, 1.0)
+    assert len(est.thresholds_tried) == 1 and est.validation_used == 0
+    assert coeffs.queries <= C * Q**b * (n + 1)  # subsampling queries only
+    # with noise the threshold grid is still scored on validation queries
+    noisy = planted_sparse_function(n, Q, 40, seed=8, noise_sd=0.3)
+    est = QSFT(b=b, C=C, delays="random", R=2, seed=0)
+    coeffs = est.fit(Landscape(noisy, n, Q))
+    assert est.validation_used == est.validation_size(n, Q, b) > 0 and len(est.thresholds_tried) == len(
+        set(t for t, _, _ in est.thresholds_tried)
+    ) > 3
+
+
+def test_planted_spectrum_recovered_with_paper_style_options():
+    """Random delays (R = 2), C = 2, auto threshold, as in the paper configuration (at b = 3)."""
+    n = 10
+    f = planted_sparse_function(n, Q, 60, seed=21)
+    coeffs = QSFT(b=3, C=2, delays="random", R=2, n_validation=2000, seed=0).fit(Landscape(f, n, Q))
+    assert metrics.support_precision_recall(coeffs, f.coefficients) == (1.0, 1.0)
+    assert metrics.coefficient_nmse(coeffs, f.coefficients) < 1e-12

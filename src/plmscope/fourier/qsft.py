@@ -12,11 +12,18 @@ delayed and undelayed observations, ``U_{c, o+e_i}[j] / U_{c, o}[j] = omega^{k_i
 coefficients are subtracted from every bin they hash into (peeling), which turns multitons into
 new singletons; this repeats until nothing new is found.
 
-Queries: ``C * q^b * (number of delays)`` (plus the validation points of ``noise_threshold="auto"``).
+For even q a frequency k and its conjugate partner -k share a bin of group c whenever
+``2 M_c^T k = 0 (mod q)``; the bin then holds ``F[k] omega^<k,d> + conj(F[k]) omega^-<k,d>``, which is
+no singleton. The matrices are therefore drawn jointly so that every such pair is separated in at
+least one group (see :meth:`QSFT._subsampling_matrices`); peeling then removes the pair everywhere.
+
+Queries: ``C * q^b * (number of delays)`` (plus the validation points of ``noise_threshold="auto"``,
+which are not drawn when the zero-threshold peel already explains every observation exactly).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Literal
 
@@ -37,6 +44,19 @@ _FLOOR = 1e-18
 _REFINE = 2
 # Default number of bins per group when neither b nor a budget is given.
 _DEFAULT_BINS = 4096
+# Even q: conjugate pairs (k, -k) of order <= this are guaranteed to be separated in some group
+# (all orders when C*b >= n); draws of the C matrices tried to reach it, and the most row subsets
+# checked per draw (the guaranteed order is lowered until C(n, order) fits).
+_PAIR_ORDER = 3
+_PAIR_ATTEMPTS = 200
+_PAIR_MAX_SUBSETS = 5000
+# Points sent to the landscape per call while observing (bounds the transient memory of a call).
+_QUERY_CHUNK = 1 << 19
+# Candidate bins decoded at once by the singleton test (bounds its transient memory).
+_DECODE_CHUNK = 1 << 15
+# A zero-threshold peel whose leftover bin energy is at most this fraction of the observed energy
+# explains every observation exactly: noise_threshold="auto" then stops without validation queries.
+_EXACT = 1e-12
 
 
 class QSFT(Estimator):
@@ -51,11 +71,16 @@ class QSFT(Estimator):
             the phase estimates are combined over the offsets (noise-robust).
         R: number of random offsets (only with ``delays="random"``).
         noise_threshold: energy threshold on bins: a bin is a zeroton when its mean squared value
-            over the delays is at most this, and a singleton fit is accepted when its mean squared
+            over the delays is at most this, and a singleton fit (k, F) is accepted when k hashes to the bin,
+            |F|^2 exceeds this and its mean squared
             residual is at most this. Noise of variance ``s^2`` per query gives each bin a noise
             energy of about ``s^2 / q^b``; a threshold 2-5 times that works. ``"auto"`` estimates
             the noise energy as the median bin energy, tries the multiples in ``AUTO_GRID`` and keeps
-            the result with the best R^2 on ``n_validation`` extra uniformly random queries.
+            the result with the best R^2 on ``n_validation`` extra uniformly random queries. The
+            smallest threshold is peeled first: when it leaves no energy in any bin (noiseless
+            input, every observation reproduced exactly) it is kept without validation queries,
+            and ``thresholds_tried`` holds that one entry with the in-sample share of bin energy
+            explained in place of a validation R^2.
         n_validation: validation queries used by ``noise_threshold="auto"`` (None: 10% of the
             subsampling queries, at least 50 and at most 2000).
         max_iter: most peeling rounds.
@@ -88,6 +113,8 @@ class QSFT(Estimator):
         self.max_iter = check_int(self.name, "max_iter", max_iter, low=1)
         self.thresholds_tried: list[tuple[float, float, int]] = []  # (threshold, validation R^2, size)
         self.b_used: int | None = None
+        self.validation_used = 0  # validation queries drawn by the last fit
+        self.pair_safe_order: int | None = None  # see _subsampling_matrices
 
     # ----------------------------------------------------------------------------------- planning
     def n_delays(self, n: int) -> int:
@@ -137,27 +164,58 @@ class QSFT(Estimator):
         return ((offsets[:, None, :] + eye[None, :, :]) % q).reshape(-1, n)
 
     def _subsampling_matrices(self, n: int, q: int, b: int) -> np.ndarray:
-        """``(C, n, b)`` random matrices: rows coprime to q, and ``l -> M l mod q`` one-to-one.
+        """``(C, n, b)`` random matrices: rows coprime to q, ``l -> M l mod q`` one-to-one, and
+        (even q) conjugate pairs separated.
 
         A row sharing a factor with q (e.g. all even entries for q = 20) would fold the q-1
         first-order frequencies of its site onto fewer bins; such rows are redrawn. A matrix
         that is not one-to-one on Z_q^b (for q = 20: rank < b modulo 2 or modulo 5) would
         query the same point several times and alias whole groups of bins; such matrices
         are redrawn too (possible whenever n >= b).
+
+        For even q, k and -k share a bin of group c iff ``M_c^T k = 0 (mod q/2)``. If every set of
+        t rows of the stacked ``n x C*b`` matrix ``[M_1 ... M_C]`` is linearly independent modulo
+        each prime p of q/2, no k of order <= t with k != -k lies in that bin in every group (reduce
+        k by the largest power of p dividing it: the rest is nonzero mod p on at most t sites).
+        t = n (every k) when ``C*b >= n``, otherwise ``_PAIR_ORDER``; draws are repeated until
+        this holds (at most ``_PAIR_ATTEMPTS``, keeping the draw with the fewest dependent
+        subsets). ``pair_safe_order`` records the order reached (None for odd q: no collisions).
         """
+        pair_primes = _prime_factors(q // 2) if q % 2 == 0 and q > 2 else []
+        self.pair_safe_order = None
+        if not pair_primes:
+            return np.stack([self._draw_group(n, q, b) for _ in range(self.C)])
+        t = n if self.C * b >= n else min(n, _PAIR_ORDER, self.C * b)
+        while t > 1 and math.comb(n, t) > _PAIR_MAX_SUBSETS:
+            t -= 1
+        best = None
+        for _ in range(_PAIR_ATTEMPTS):
+            M = np.stack([self._draw_group(n, q, b) for _ in range(self.C)])
+            bad = _dependent_subsets(np.concatenate(list(M), axis=1), t, pair_primes)
+            if best is None or bad < best[0]:
+                best = (bad, M)
+            if bad == 0:
+                break
+        bad, M = best
+        stacked = np.concatenate(list(M), axis=1)
+        while bad and t > 0:
+            t -= 1
+            bad = _dependent_subsets(stacked, t, pair_primes) if t else 0
+        self.pair_safe_order = t
+        return M
+
+    def _draw_group(self, n: int, q: int, b: int) -> np.ndarray:
+        """One ``(n, b)`` matrix with rows coprime to q and ``l -> M l mod q`` one-to-one."""
         primes = _prime_factors(q)
-        out = np.empty((self.C, n, b), dtype=np.int64)
-        for c in range(self.C):
-            for _ in range(1000):
-                M = self.rng.integers(0, q, size=(n, b))
+        for _ in range(1000):
+            M = self.rng.integers(0, q, size=(n, b))
+            bad = np.gcd.reduce(np.concatenate([M, np.full((n, 1), q)], axis=1), axis=1) != 1
+            while bad.any():
+                M[bad] = self.rng.integers(0, q, size=(int(bad.sum()), b))
                 bad = np.gcd.reduce(np.concatenate([M, np.full((n, 1), q)], axis=1), axis=1) != 1
-                while bad.any():
-                    M[bad] = self.rng.integers(0, q, size=(int(bad.sum()), b))
-                    bad = np.gcd.reduce(np.concatenate([M, np.full((n, 1), q)], axis=1), axis=1) != 1
-                if n < b or all(_rank_mod_p(M, p) == b for p in primes):
-                    break
-            out[c] = M
-        return out
+            if n < b or all(_rank_mod_p(M, p) == b for p in primes):
+                break
+        return M
 
     # --------------------------------------------------------------------------------- fitting
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -168,16 +226,25 @@ class QSFT(Estimator):
         M = self._subsampling_matrices(n, q, b)
         U = self._observe(landscape, M, delays, b)
         peeler = _Peeler(U, M, delays, q)
+        self.validation_used = 0
+        self.thresholds_tried = []
         if self.noise_threshold != "auto":
             return peeler.run(float(self.noise_threshold), self.max_iter)
-        Xv = self.rng.integers(0, q, size=(self.validation_size(n, q, b), n))
+        noise = float(np.median(_energy(U)))
+        taus = sorted({factor * noise for factor in AUTO_GRID})
+        # Noiseless input: the zero-threshold peel leaves no energy in any bin, i.e. it reproduces
+        # all C * q^b * D observations exactly; no threshold can do better, so no validation.
+        freqs, vals = peeler.run(taus[0], self.max_iter)
+        if peeler.leftover <= _EXACT * peeler.observed or len(taus) == 1:
+            self.thresholds_tried.append((taus[0], 1.0 - peeler.leftover / max(peeler.observed, 1e-300), len(vals)))
+            return freqs, vals
+        self.validation_used = self.validation_size(n, q, b)
+        Xv = self.rng.integers(0, q, size=(self.validation_used, n))
         yv = landscape(Xv)
-        noise = float(np.median(np.mean(np.abs(U) ** 2, axis=-1)))
         best = None
-        self.thresholds_tried = []
-        for factor in AUTO_GRID:
-            tau = factor * noise
-            freqs, vals = peeler.run(tau, self.max_iter)
+        for i, tau in enumerate(taus):
+            if i:
+                freqs, vals = peeler.run(tau, self.max_iter)
             pred = evaluate(freqs, vals, Xv, q=q, real=True)
             sst = float(np.sum((yv - yv.mean()) ** 2))
             r2 = 1.0 - float(np.sum((yv - pred) ** 2)) / sst if sst > 0 else float(np.allclose(pred, yv))
@@ -188,19 +255,30 @@ class QSFT(Estimator):
         return best[1], best[2]
 
     def _observe(self, landscape: Landscape, M: np.ndarray, delays: np.ndarray, b: int) -> np.ndarray:
-        """Query the subsampled points and return the bins ``U`` of shape ``(C, q^b, D)``."""
-        q = landscape.q
-        grid = np.stack(np.unravel_index(np.arange(q**b), (q,) * b), axis=1).astype(np.int64)
+        """Query the subsampled points and return the bins ``U`` of shape ``(C, q^b, D)``.
+
+        The landscape is asked for a few delays at a time (about ``_QUERY_CHUNK`` points per call,
+        in the same order as one call per group would ask), so the int64 copies and sort keys a
+        landscape call makes stay small; the real samples are kept until every query is answered
+        and only then transformed, so the complex bins never coexist with the landscape's work.
+        """
+        q, n = landscape.q, landscape.n
+        B = q**b
+        grid = np.stack(np.unravel_index(np.arange(B), (q,) * b), axis=1).astype(np.int64)
         D = delays.shape[0]
-        U = np.empty((self.C, q**b, D), dtype=np.complex128)
-        small = np.int16 if 2 * q < 2**15 else np.int64
+        y = np.empty((self.C, D) + (q,) * b, dtype=np.float64)
+        step = max(1, _QUERY_CHUNK // B)
         for c in range(self.C):
-            base = ((grid @ M[c].T) % q).astype(small)  # (q^b, n)
-            points = base[None, :, :] + delays.astype(small)[:, None, :]  # (D, q^b, n), entries < 2q
-            points -= q * (points >= q).astype(small)
-            y = landscape(points.reshape(-1, landscape.n)).reshape((D,) + (q,) * b)
-            bins = np.fft.fftn(y, axes=tuple(range(1, b + 1))) / q**b
-            U[c] = bins.reshape(D, q**b).T
+            base = (grid @ M[c].T) % q  # (q^b, n)
+            for lo in range(0, D, step):
+                d = delays[lo : lo + step]
+                points = (base[None, :, :] + d[:, None, :]) % q  # (delays, q^b, n)
+                y[c, lo : lo + d.shape[0]] = landscape(points.reshape(-1, n)).reshape((d.shape[0],) + (q,) * b)
+        U = np.empty((self.C, B, D), dtype=np.complex128)
+        for c in range(self.C):
+            for lo in range(0, D, step):
+                bins = np.fft.fftn(y[c, lo : lo + step], axes=tuple(range(1, b + 1))) / B
+                U[c, :, lo : lo + bins.shape[0]] = bins.reshape(bins.shape[0], B).T
         return U
 
 
@@ -214,8 +292,10 @@ class _Peeler:
         self.n_offsets = self.D // (self.n + 1)
         self.qpow = np.array([q ** (self.b - 1 - t) for t in range(self.b)], dtype=np.int64)
         self.omega = np.exp(2j * np.pi * np.arange(q) / q)
-        total = float(np.sum(np.mean(np.abs(U[0]) ** 2, axis=-1)))
+        total = float(np.sum(_energy(U[:1])))
         self.floor = _FLOOR * total
+        self.observed = float(np.sum(_energy(U)))  # mean bin energy over delays, summed over groups and bins
+        self.leftover = self.observed  # the same after the last run()
 
     def bins_of(self, K: np.ndarray) -> np.ndarray:
         """``(C, s)`` flat bin index of each frequency in each group."""
@@ -231,11 +311,18 @@ class _Peeler:
 
     def _singletons(self, U: np.ndarray, tau: float):
         """Detect singletons in every non-zeroton bin; return ``(K (m, n), F (m,))``."""
-        energy = np.mean(np.abs(U) ** 2, axis=-1)  # (C, B)
+        energy = _energy(U)  # (C, B)
         cand_c, cand_j = np.nonzero(energy > tau + self.floor)
-        if cand_c.size == 0:
-            return np.zeros((0, self.n), dtype=np.int64), np.zeros(0, dtype=np.complex128)
-        obs = U[cand_c, cand_j]  # (m, D)
+        Ks, Fs = [np.zeros((0, self.n), dtype=np.int64)], [np.zeros(0, dtype=np.complex128)]
+        for lo in range(0, cand_c.size, _DECODE_CHUNK):
+            c, j = cand_c[lo : lo + _DECODE_CHUNK], cand_j[lo : lo + _DECODE_CHUNK]
+            K, F = self._decode(U[c, j], c, j, energy[c, j], tau)
+            Ks.append(K)
+            Fs.append(F)
+        return np.concatenate(Ks), np.concatenate(Fs)
+
+    def _decode(self, obs: np.ndarray, cand_c: np.ndarray, cand_j: np.ndarray, energy: np.ndarray, tau: float):
+        """Singleton fits of the bins ``(cand_c, cand_j)`` with observations ``obs (m, D)``; keep those passing."""
         per = obs.reshape(-1, self.n_offsets, self.n + 1)
         # First guess: phase ratios against the undelayed observation of each offset,
         # z_i = sum_r U_{o_r + e_i} conj(U_{o_r}) ~ |F|^2 omega^{k_i}.
@@ -251,7 +338,7 @@ class _Peeler:
         resid = np.mean(np.abs(obs - F[:, None] * P) ** 2, axis=1)
         hashed = self.bins_of(K)[cand_c, np.arange(K.shape[0])]
         ok = (
-            (resid <= tau + _RTOL * energy[cand_c, cand_j])
+            (resid <= tau + _RTOL * energy)
             & (hashed == cand_j)
             & (np.abs(F) ** 2 > tau + self.floor)
         )
@@ -294,10 +381,20 @@ class _Peeler:
             self._subtract(U, K, F)
             for k, v in zip(map(tuple, K.tolist()), F.tolist()):
                 found[k] = found.get(k, 0.0) + v
+        self.leftover = float(np.sum(_energy(U)))
+        del U
         if not found:
             return np.zeros((0, self.n), dtype=np.int64), np.zeros(0, dtype=np.complex128)
         keys = list(found)
         return np.array(keys, dtype=np.int64), np.array([found[k] for k in keys], dtype=np.complex128)
+
+
+def _energy(U: np.ndarray) -> np.ndarray:
+    """Mean squared magnitude over the last axis (delays), one group at a time (small temporaries)."""
+    out = np.empty(U.shape[:-1], dtype=np.float64)
+    for c in range(U.shape[0]):
+        out[c] = np.mean(U[c].real ** 2 + U[c].imag ** 2, axis=-1)
+    return out
 
 
 def _prime_factors(q: int) -> list[int]:
@@ -312,6 +409,15 @@ def _prime_factors(q: int) -> list[int]:
     if rest > 1:
         primes.append(rest)
     return primes
+
+
+def _dependent_subsets(M: np.ndarray, t: int, primes: list[int]) -> int:
+    """Number of (subset of t rows of M, prime p) pairs whose rows are linearly dependent mod p."""
+    if t == M.shape[0]:
+        return sum(_rank_mod_p(M, p) < t for p in primes)
+    return sum(
+        _rank_mod_p(M[list(rows)], p) < t for rows in itertools.combinations(range(M.shape[0]), t) for p in primes
+    )
 
 
 def _rank_mod_p(M: np.ndarray, p: int) -> int:
