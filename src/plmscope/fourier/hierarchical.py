@@ -17,8 +17,10 @@ spectrum and to the wild-type-anchored interaction table (:mod:`plmscope.fourier
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
+from itertools import combinations, product
 from typing import Literal
 
 import numpy as np
@@ -28,14 +30,16 @@ import scipy.sparse.linalg as spla
 from plmscope.errors import PlmscopeError
 from plmscope.fourier.base import Estimator, check_choice, check_float, check_int
 from plmscope.fourier.landscape import Landscape
-from plmscope.fourier.onehot import OneHotModel, TermIndex
+from plmscope.fourier.onehot import OneHotModel, TermIndex, sample_points
 
 
 @dataclass
 class StageReport:
-    """What one stage of :class:`HierarchicalOneHot` did."""
+    """What one stage of :class:`HierarchicalOneHot` did (``hierarchy``: ``"strong"`` candidates, or
+    ``"none"`` = every term of that order; the better on held-out points is kept)."""
 
     order: int
+    hierarchy: str
     candidates: int
     columns: int
     selected: int
@@ -137,6 +141,11 @@ class HierarchicalOneHot(Estimator):
         n_alphas: penalties tried per stage (log grid from ``alpha_max / 3`` to ``alpha_max / 10^4``).
         relax: ``"auto"``: refit the final support by least squares when that scores better on the
             held-out points; ``"always"`` / ``"never"``.
+        hierarchy: ``"strong"``: a term of order r >= 2 is a candidate only when all its subsets of
+            order r - 1 were selected. ``"auto"``: when every term of that order fits in
+            ``max_candidates`` (small n or q), the unrestricted set is fitted too and the better
+            on held-out points kept (so pure interactions without main effects, as in a planted
+            sparse Fourier spectrum, are still found); larger stages stay strongly hierarchical.
         max_candidates: most higher-order candidate terms entering one stage (the ones whose
             selected subsets have the largest weights are kept).
         max_iter, tol: coordinate-descent limits of each LASSO fit.
@@ -152,6 +161,7 @@ class HierarchicalOneHot(Estimator):
         validation_fraction: float = 0.2,
         n_alphas: int = 8,
         relax: Literal["auto", "always", "never"] = "auto",
+        hierarchy: Literal["strong", "auto"] = "auto",
         max_candidates: int = 200_000,
         max_iter: int = 200,
         tol: float = 1e-4,
@@ -164,6 +174,7 @@ class HierarchicalOneHot(Estimator):
             raise PlmscopeError(f"{self.name}: option validation_fraction must be below 0.5, got {validation_fraction}")
         self.n_alphas = check_int(self.name, "n_alphas", n_alphas, low=1)
         self.relax = check_choice(self.name, "relax", relax, {"auto", "always", "never"})
+        self.hierarchy = check_choice(self.name, "hierarchy", hierarchy, {"strong", "auto"})
         self.max_candidates = check_int(self.name, "max_candidates", max_candidates, low=1)
         self.max_iter = check_int(self.name, "max_iter", max_iter, low=1)
         self.tol = check_float(self.name, "tol", tol, strict=True)
@@ -176,7 +187,7 @@ class HierarchicalOneHot(Estimator):
         m = budget if budget is not None else 50 * n * q
         if m < 20:
             raise PlmscopeError(f"{self.name}: budget {m} is too small (need at least 20 samples)")
-        X = self.rng.integers(0, q, size=(m, n))
+        X = sample_points(self.rng, n, q, m)
         y = landscape(X)
         self.model = self.fit_points(X, y, n, q)
         coefficients = self.model.to_fourier()
@@ -204,26 +215,42 @@ class HierarchicalOneHot(Estimator):
         best = None
         for order in range(1, self.max_order + 1):
             if order == 1:
-                candidates = singles
-            elif order == 2:
-                candidates = [tuple(p) for p in _pair_candidates([t[0] for t in kept if len(t) == 1])]
-                candidates = candidates[: self.max_candidates]
+                options = [("none", singles)]
             else:
-                pairs = {t: weights[t] for t in kept if len(t) == 2}
-                candidates = _triple_candidates(pairs, self.max_candidates)
-            if order > 1 and not candidates:
+                if order == 2:
+                    strong = [tuple(p) for p in _pair_candidates([t[0] for t in kept if len(t) == 1])]
+                    strong = strong[: self.max_candidates]
+                else:
+                    strong = _triple_candidates({t: weights[t] for t in kept if len(t) == 2}, self.max_candidates)
+                options = [("strong", strong)] if strong else []
+                full = math.comb(n, order) * q**order
+                if self.hierarchy == "auto" and len(strong) < full <= self.max_candidates:
+                    have = set(kept)
+                    every = [
+                        tuple(zip(S, a))
+                        for S in combinations(range(n), order)
+                        for a in product(range(q), repeat=order)
+                    ]
+                    options.append(("none", [t for t in every if t not in have]))
+            if not options:
                 break
-            terms = kept + candidates
-            index = _index(terms)
-            D = index.design(X)
-            alpha, coef, intercept, r2 = fit_lasso_path(
-                D[train], y[train], D[val], y[val], n_alphas=self.n_alphas, max_iter=self.max_iter, tol=self.tol
-            )
-            active = np.flatnonzero(coef != 0)
-            self.stages.append(StageReport(order, len(candidates), len(terms), int(active.size), alpha, r2))
+            tried = []
+            for hierarchy, candidates in options:
+                terms = kept + candidates
+                D = _index(terms).design(X)
+                alpha, coef, intercept, r2 = fit_lasso_path(
+                    D[train], y[train], D[val], y[val], n_alphas=self.n_alphas, max_iter=self.max_iter, tol=self.tol
+                )
+                active = np.flatnonzero(coef != 0)
+                report = StageReport(order, hierarchy, len(candidates), len(terms), int(active.size), alpha, r2)
+                tried.append((r2, report, (terms, coef, intercept, r2, alpha)))
+            r2, report, result = max(tried, key=lambda t: t[0])
+            self.stages.append(report)
             if best is not None and r2 <= best[3]:
                 break  # higher orders no longer help on held-out points: keep the previous stage
-            best = (terms, coef, intercept, r2, alpha)
+            best = result
+            terms, coef = result[0], result[1]
+            active = np.flatnonzero(coef != 0)
             kept = [terms[j] for j in active]
             weights = {terms[j]: float(coef[j]) for j in active}
         terms, coef, intercept, r2, alpha = best

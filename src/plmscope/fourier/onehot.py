@@ -269,6 +269,19 @@ def _dense_to_terms(acc: dict[Sites, np.ndarray], *, tol: float) -> dict[Sites, 
     return terms
 
 
+def sample_points(rng: np.random.Generator, n: int, q: int, m: int) -> np.ndarray:
+    """``m`` uniformly random points of Z_q^n, distinct when the space is small (``q^n <= 4m``).
+
+    Returns:
+        ``(min(m, q^n), n)`` int64 array.
+    """
+    total = float(q) ** n
+    if total <= 4 * m:
+        flat = rng.choice(int(total), size=min(m, int(total)), replace=False)
+        return np.stack(np.unravel_index(flat, (q,) * n), axis=1).astype(np.int64)
+    return rng.integers(0, q, size=(m, n))
+
+
 # ------------------------------------------------------------------------------ one-hot designs
 @dataclass(frozen=True)
 class TermIndex:
