@@ -150,6 +150,7 @@ class ProxyTrees(Estimator):
         self.rtol = check_float(self.name, "rtol", rtol)
         self.n_threads = check_int(self.name, "n_threads", n_threads, low=1)
         self.n_trees: int | None = None
+        self.fitted = None  # the fitted scikit-learn model
         self.tables: dict[Sites, np.ndarray] | None = None
 
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -200,6 +201,7 @@ class ProxyTrees(Estimator):
             features[np.arange(X.shape[0])[:, None], np.arange(n) * q + X] = 1.0
             model.fit(features, y)
             tables = gbr_tree_tables(model.estimators_, self.learning_rate, n, q)
+        self.fitted = model
         self.n_trees = int(model.n_iter_ if self.learner == "hist" else model.n_estimators_)
         # the constant (baseline prediction) from the model itself, then an exactness check
         fitted = model.predict(features)
