@@ -6,8 +6,8 @@ Fourier basis and swamps q-SFT's bins. Here a one-hot regression of order <= ``l
 (:class:`plmscope.fourier.qsft.QSFT`, through its public interface) recovers the sparse remainder
 ``f - g``. The spectrum returned is the exact spectrum of ``g`` plus q-SFT's coefficients.
 
-Query plan (``reuse_queries=True``): ``low_fraction`` of the budget goes to uniformly random
-points; q-SFT is run once on f to lay down its (non-adaptive) subsampling pattern; the regression
+Query plan (``reuse_queries=True``): what q-SFT's plan leaves of the budget (at least
+``low_fraction``) goes to uniformly random points; q-SFT is run once on f to lay down its (non-adaptive) subsampling pattern; the regression
 is fitted on every point queried so far; q-SFT is then rerun with the same seed on the residual,
 which asks for the same points again and so costs no further queries.
 """
@@ -31,7 +31,8 @@ class ResidualQSFT(Estimator):
 
     Args:
         low_order: order of the regression (1 or 2).
-        low_fraction: share of the budget spent on uniformly random points for the regression.
+        low_fraction: least share of the budget kept for uniformly random regression points; q-SFT
+            gets the largest b that fits in the rest and the regression every query q-SFT leaves.
         reuse_queries: also fit the regression on q-SFT's points (see the module docstring).
         b, C, delays, R, noise_threshold: q-SFT options (``b=None``: the largest b that fits the
             remaining budget).
@@ -44,7 +45,7 @@ class ResidualQSFT(Estimator):
         self,
         *,
         low_order: int = 1,
-        low_fraction: float = 0.25,
+        low_fraction: float = 0.2,
         reuse_queries: bool = True,
         b: int | None = None,
         C: int = 3,
@@ -71,14 +72,16 @@ class ResidualQSFT(Estimator):
         n, q = landscape.n, landscape.q
         probe = self._qsft()
         if budget is None:
-            qsft_budget = probe.planned_queries(n, q, probe.choose_b(n, q, None))
+            b = probe.choose_b(n, q, None)
+            qsft_budget = probe.planned_queries(n, q, b)
             m_low = max(20, int(round(self.low_fraction / (1 - self.low_fraction) * qsft_budget)))
         else:
-            m_low = max(20, int(self.low_fraction * budget))
-            qsft_budget = budget - m_low
-        if qsft_budget < 1:
-            raise PlmscopeError(f"{self.name}: budget {budget} leaves nothing for q-SFT after {m_low} regression points")
-        b = probe.choose_b(n, q, qsft_budget)
+            reserve = max(20, int(self.low_fraction * budget))
+            if budget - reserve < 1:
+                raise PlmscopeError(f"{self.name}: budget {budget} leaves nothing for q-SFT after {reserve} points")
+            b = probe.choose_b(n, q, budget - reserve)
+            qsft_budget = probe.planned_queries(n, q, b)
+            m_low = budget - qsft_budget  # the regression takes everything q-SFT does not need
         self.qsft_b = b
         start = landscape.n_queries
         X = sample_points(self.rng, n, q, m_low)
