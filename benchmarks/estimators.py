@@ -25,7 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from plmscope.errors import PlmscopeError
-from plmscope.fourier import FourierCoefficients, Landscape, METHODS, metrics, planted_sparse_function
+from plmscope.fourier import (
+    METHODS,
+    FourierCoefficients,
+    Landscape,
+    metrics,
+    planted_sparse_function,
+)
 from plmscope.fourier.onehot import merge_frequencies
 from plmscope.fourier.planted import (
     PlantedFunction,

@@ -9,7 +9,12 @@ from plmscope.errors import PlmscopeError
 from plmscope.fourier import Landscape, all_points, planted_sparse_function
 from plmscope.fourier.exact import ExactTransform
 from plmscope.fourier.landscape_spec import LandscapeSpec
-from plmscope.fourier.onehot import OneHotModel, TermIndex, merge_frequencies, sample_points
+from plmscope.fourier.onehot import (
+    OneHotModel,
+    TermIndex,
+    merge_frequencies,
+    sample_points,
+)
 from plmscope.fourier.planted import additive_pairwise_function, planted_onehot_function
 from plmscope.runs.epistasis import interaction_table
 

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from plmscope.errors import PlmscopeError
-from plmscope.fourier import FourierCoefficients, Landscape, metrics, planted_sparse_function
+from plmscope.fourier import (
+    FourierCoefficients,
+    Landscape,
+    metrics,
+    planted_sparse_function,
+)
 from plmscope.fourier.onehot import merge_frequencies
 from plmscope.fourier.planted import PlantedFunction, planted_onehot_function
 from plmscope.fourier.residual import ResidualQSFT

@@ -54,7 +54,9 @@ def _r2(y: np.ndarray, pred: np.ndarray) -> float:
 
 def _lasso(X: sp.csc_matrix, y: np.ndarray, alpha: float, warm, *, max_iter: int, tol: float):
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import Lasso  # imported here: scikit-learn is slow to import
+    from sklearn.linear_model import (
+        Lasso,  # imported here: scikit-learn is slow to import
+    )
 
     model = Lasso(alpha=alpha, fit_intercept=True, max_iter=max_iter, tol=tol, warm_start=warm is not None)
     if warm is not None:
@@ -206,7 +208,7 @@ class HierarchicalOneHot(Estimator):
         X = np.asarray(X, dtype=np.int64)
         y = np.asarray(y, dtype=np.float64)
         perm = self.rng.permutation(X.shape[0])
-        n_val = max(2, int(round(self.validation_fraction * X.shape[0])))
+        n_val = max(2, round(self.validation_fraction * X.shape[0]))
         val, train = perm[:n_val], perm[n_val:]
         self.stages = []
         singles = [((i, a),) for i in range(n) for a in range(q)]

@@ -156,7 +156,7 @@ class OneHotModel:
         freqs, vals = tables_to_fourier(tables, self.n, self.q, rtol=rtol)
         return FourierCoefficients(freqs, vals, q=self.q, n=self.n, queries=queries, method=method)
 
-    def anchored(self, *, tol: float = 0.0) -> "OneHotModel":
+    def anchored(self, *, tol: float = 0.0) -> OneHotModel:
         """The equivalent wild-type-anchored model (every residue nonzero; weights = mixed differences).
 
         Args:
@@ -181,7 +181,7 @@ class OneHotModel:
     @classmethod
     def from_fourier(
         cls, coefficients: FourierCoefficients, *, max_order: int | None = None, tol: float = 1e-12
-    ) -> "OneHotModel":
+    ) -> OneHotModel:
         """The wild-type-anchored model of a Fourier spectrum.
 
         ``e_S(a) = sum_{k : S subset of supp(k)} F[k] prod_{i in S} (omega^(k_i a_i) - 1)``: only
@@ -217,7 +217,7 @@ class OneHotModel:
         scale = float(np.abs(F).max()) if F.size else 0.0
         return cls(n, q, float(F.sum().real), _dense_to_terms(acc, tol=tol * scale))
 
-    def to_table(self, spec: "LandscapeSpec | None" = None, *, top_k: int | None = None) -> pd.DataFrame:
+    def to_table(self, spec: LandscapeSpec | None = None, *, top_k: int | None = None) -> pd.DataFrame:
         """The wild-type-anchored interactions as a long table, ranked by magnitude within each order.
 
         Args:
@@ -299,7 +299,7 @@ class TermIndex:
         return len(self.sites)
 
     @classmethod
-    def all_singles(cls, n: int, q: int, *, anchored: bool = False) -> "TermIndex":
+    def all_singles(cls, n: int, q: int, *, anchored: bool = False) -> TermIndex:
         """Every ``[x_i == v]`` (``v >= 1`` only when ``anchored``)."""
         start = 1 if anchored else 0
         pairs = [((i,), (v,)) for i in range(n) for v in range(start, q)]

@@ -74,7 +74,7 @@ class ResidualQSFT(Estimator):
         if budget is None:
             b = probe.choose_b(n, q, None)
             qsft_budget = probe.planned_queries(n, q, b)
-            m_low = max(20, int(round(self.low_fraction / (1 - self.low_fraction) * qsft_budget)))
+            m_low = max(20, round(self.low_fraction / (1 - self.low_fraction) * qsft_budget))
         else:
             reserve = max(20, int(self.low_fraction * budget))
             if budget - reserve < 1:
