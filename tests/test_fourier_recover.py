@@ -21,7 +21,7 @@ def concrete_subclasses(cls):
 def test_every_estimator_is_registered():
     found = set(concrete_subclasses(Estimator))
     assert found and found <= set(METHODS.values())
-    assert set(METHODS) == {"exact", "qsft", "lasso", "ridge"}
+    assert set(METHODS) == {"exact", "qsft", "lasso", "ridge", "hierarchical", "proxy", "residual"}
     for name, cls in METHODS.items():
         assert cls.name == name
         assert isinstance(cls(seed=1), Estimator)

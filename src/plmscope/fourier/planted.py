@@ -116,3 +116,116 @@ def planted_sparse_function(
         values = np.concatenate([[rng.uniform(lo, hi)], values])
     coeffs = FourierCoefficients(frequencies, values, q=q, n=n, queries=0, method="planted")
     return PlantedFunction(coeffs, noise_sd=noise_sd, seed=seed)
+
+
+def noise_sd_for_snr(variance: float, snr_db: float | None) -> float:
+    """Noise standard deviation giving ``10 log10(variance / noise_sd^2) = snr_db`` (None: noiseless)."""
+    return 0.0 if snr_db is None else float(np.sqrt(variance / 10 ** (snr_db / 10)))
+
+
+def planted_onehot_function(
+    n: int,
+    q: int,
+    *,
+    n_pairs: int,
+    n_triples: int = 0,
+    additive: bool = True,
+    cover_pairs: bool = False,
+    pair_magnitude: tuple[float, float] = (0.5, 1.5),
+    triple_magnitude: tuple[float, float] = (0.5, 1.5),
+    snr_db: float | None = None,
+    seed: int = 0,
+) -> PlantedFunction:
+    """A landscape shaped like a protein model's: amino-acid-specific effects with strong hierarchy.
+
+    ``f(x) = sum_i a_i(x_i) + sum_pairs w [x_i = a][x_j = b] + sum_triples w [x_i = a][x_j = b][x_k = c]``
+    with ``a_i(v) ~ N(0, 1)`` at every site and residue (``additive``), ``|w|`` uniform in the
+    given ranges with random signs. Each triple's three pairs are among the planted pairs (its
+    singles are present through the additive part), so the landscape is sparse *and hierarchical*
+    in the one-hot interaction basis but dense in the Fourier basis (a pair term alone has
+    ``q^2`` Fourier coefficients). ``cover_pairs`` puts one pair term on every site pair first (so
+    every pair of sites interacts; n = 10, q = 20, 200 pairs: 16,436 nonzero Fourier coefficients).
+
+    The returned :class:`PlantedFunction` carries the exact Fourier spectrum as ``coefficients`` and
+    the one-hot model as ``one_hot`` (:class:`plmscope.fourier.onehot.OneHotModel`).
+
+    Args:
+        n: number of sites.
+        q: alphabet size.
+        n_pairs: distinct pairwise terms (including the pairs of the triples).
+        n_triples: third-order terms.
+        additive: add an effect of every residue at every site.
+        cover_pairs: the first ``n(n-1)/2`` pairs cover every site pair once.
+        pair_magnitude, triple_magnitude: ranges of ``|w|``.
+        snr_db: signal-to-noise ratio of the Gaussian noise added per evaluation (None: noiseless).
+        seed: seed of the landscape and of the noise.
+
+    Raises:
+        PlmscopeError: impossible requests.
+    """
+    from plmscope.fourier.onehot import OneHotModel
+
+    n_site_pairs = n * (n - 1) // 2
+    if n < 2 or q < 2 or n_pairs < 0 or n_triples < 0 or (n_triples and n < 3):
+        raise PlmscopeError(f"planted_onehot_function: need n >= 2 (>= 3 with triples), q >= 2; got n={n}, q={q}")
+    if n_pairs < 3 * n_triples or n_pairs > n_site_pairs * (q - 1) ** 2 // 2:
+        raise PlmscopeError(
+            f"planted_onehot_function: n_pairs={n_pairs} must lie in 3 * n_triples ({3 * n_triples}).."
+            f"{n_site_pairs * (q - 1) ** 2 // 2}"
+        )
+    rng = np.random.default_rng([seed, 7])
+
+    def weights(size, lo_hi):
+        return rng.uniform(*lo_hi, size=size) * rng.choice([-1.0, 1.0], size=size)
+
+    pairs: dict[tuple[int, int, int, int], None] = {}  # (i, a, j, b), i < j; residues in 0..q-1
+    triples = []
+    while len(triples) < n_triples:
+        S = np.sort(rng.choice(n, size=3, replace=False))
+        a = rng.integers(0, q, size=3)
+        key = tuple(int(v) for v in (*S, *a))
+        if key in triples:
+            continue
+        triples.append(key)
+        for u, v in ((0, 1), (0, 2), (1, 2)):
+            pairs[(key[u], key[3 + u], key[v], key[3 + v])] = None
+    if len(pairs) > n_pairs:
+        raise PlmscopeError(f"planted_onehot_function: {n_triples} triples need {len(pairs)} pairs > n_pairs={n_pairs}")
+    site_pairs = list(zip(*np.triu_indices(n, k=1)))
+    k = 0
+    while len(pairs) < n_pairs:
+        if cover_pairs and k < len(site_pairs):
+            i, j = site_pairs[k]
+            k += 1
+        else:
+            i, j = np.sort(rng.choice(n, size=2, replace=False))
+        pairs.setdefault((int(i), int(rng.integers(0, q)), int(j), int(rng.integers(0, q))), None)
+    terms: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+    if additive:
+        for i in range(n):
+            terms[(i,)] = (np.arange(q)[:, None], rng.normal(size=q))
+    by_sites: dict[tuple[int, ...], list] = {}
+    for (i, a, j, b), w in zip(pairs, weights(len(pairs), pair_magnitude)):
+        by_sites.setdefault((i, j), []).append(((a, b), w))
+    for (i, j, l, a, b, c), w in zip(triples, weights(len(triples), triple_magnitude)):
+        by_sites.setdefault((i, j, l), []).append(((a, b, c), w))
+    for S, items in by_sites.items():
+        terms[S] = (np.array([r for r, _ in items]), np.array([w for _, w in items]))
+    model = OneHotModel(n, q, 0.0, terms)
+    coefficients = model.to_fourier(method="planted")
+    variance = float(np.sum(np.abs(coefficients.values[coefficients.orders > 0]) ** 2))
+    f = PlantedFunction(coefficients, noise_sd=noise_sd_for_snr(variance, snr_db), seed=seed)
+    f.one_hot = model
+    return f
+
+
+def additive_pairwise_function(
+    n: int = 10, q: int = 20, *, n_pairs: int = 200, snr_db: float | None = 20.0, seed: int = 0
+) -> PlantedFunction:
+    """The issue-13 landscape: additive effects at every site plus ``n_pairs`` amino-acid-specific pairs.
+
+    Every site pair carries at least one pair term, so with the defaults (n = 10, q = 20, 200 pairs)
+    the spectrum has ``1 + 10 * 19 + 45 * 19^2 = 16,436`` nonzero Fourier coefficients; noise at
+    ``snr_db`` (default 20 dB: noise variance 1% of the signal variance).
+    """
+    return planted_onehot_function(n, q, n_pairs=n_pairs, cover_pairs=True, snr_db=snr_db, seed=seed)

@@ -57,7 +57,8 @@ def recover(
         n: number of sites.
         q: alphabet size.
         budget: most distinct queries (None: the method's default size).
-        method: a key of ``METHODS`` (``"qsft"``, ``"exact"``, ``"lasso"``, ``"ridge"``).
+        method: a key of ``METHODS`` (``"qsft"``, ``"exact"``, ``"lasso"``, ``"ridge"``, ``"hierarchical"``,
+            ``"proxy"``, ``"residual"``).
         seed: seed of every random choice.
         **options: keyword options of the chosen estimator (e.g. ``b=3, C=3`` for q-SFT).
 

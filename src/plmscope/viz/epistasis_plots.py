@@ -256,3 +256,46 @@ def plot_predicted_vs_true(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_budget_curve(curve: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Held-out R² against queries, one panel per test set, one line (with its CI band) per method.
+
+    Args:
+        curve: table from :func:`plmscope.fourier.budget_curve.budget_curve` (columns ``method``,
+            ``queries``, ``test_set``, ``r2``, ``r2_lo``, ``r2_hi``; rows without R² are skipped).
+        title: figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        PlmscopeError: missing columns or no scored rows.
+    """
+    _require(curve, ["method", "queries", "test_set", "r2", "r2_lo", "r2_hi"], "budget curve")
+    scored = curve.dropna(subset=["r2"])
+    if scored.empty:
+        raise PlmscopeError("budget curve table has no scored rows")
+    tests = list(dict.fromkeys(scored["test_set"]))
+    methods = list(dict.fromkeys(scored["method"]))
+    colours = _colours(methods)
+    fig = Figure(figsize=(3.6 * len(tests), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(tests), squeeze=False, sharey=True)[0]
+    for ax, test in zip(axes, tests):
+        part = scored[scored["test_set"] == test]
+        for method in methods:
+            line = part[part["method"] == method].sort_values("queries")
+            if line.empty:
+                continue
+            x = line["queries"].to_numpy(float)
+            ax.plot(x, line["r2"], marker=METHOD_MARKERS.get(method, "o"), ms=4, color=colours[method], label=method)
+            ax.fill_between(x, line["r2_lo"], line["r2_hi"], color=colours[method], alpha=0.2, linewidth=0)
+        ax.set_xscale("log")
+        ax.set_xlabel("queries")
+        ax.set_title(test)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("held-out R²")
+    axes[-1].legend(fontsize="small", loc="lower right")
+    if title:
+        fig.suptitle(title)
+    return fig
