@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from plmscope import options as opt
+from plmscope.analysis.semantics import DEFAULT_SEMANTICS, SEMANTICS  # to be unified with options.SEMANTICS (issue #14)
 from plmscope.errors import PlmscopeError
 
 
@@ -181,6 +182,8 @@ def run_probe(args: argparse.Namespace) -> None:
         device=args.device,
         dtype=args.dtype,
         threads=args.threads,
+        semantics=args.semantics,
+        max_epochs=args.max_epochs,
     )
     logging.info("probing summary: %s", summary)
 
@@ -410,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=opt.DEVICE, help="auto, cpu, cuda, cuda:N")
     p.add_argument("--dtype", default=opt.DTYPE, choices=opt.DTYPES)
     p.add_argument("--threads", type=int, default=opt.PROBE_THREADS, help="CPU threads for torch and the probes' BLAS")
+    p.add_argument("--semantics", choices=SEMANTICS, default=DEFAULT_SEMANTICS,
+                   help="provis: the authors' probes (linear layer, AdamW, early stopping on --valid-proteins, layers 1..N); "
+                        "plmscope: the corrected logistic-regression probes")
+    p.add_argument("--max-epochs", type=int, help="provis: cap on each probe's training epochs (default: provis's 50)")
     p.set_defaults(func=run_probe)
 
     p = sub.add_parser("epistasis", help=run_epistasis.__doc__)
