@@ -118,3 +118,19 @@ def test_plmscope_rows_say_plmscope_and_cli_runs_provis(tiny, tmp_path):
           "--max-residues", "60"])  # fmt: skip
     table = pd.read_csv(out / "probing.csv")
     assert set(table["semantics"]) == {"plmscope"} and 0 in set(table["layer"])
+
+
+def test_probing_comparison_lists_both_semantics_labelled():
+    from plmscope.analysis.comparison import probing_comparison, probing_markdown
+
+    provis = pd.DataFrame({"semantics": "provis", "probe": "embedding", "task": "helix", "layer": [1, 2],
+                           "metric": "f1", "value": [0.2, 0.6]})  # fmt: skip
+    gravity = pd.DataFrame({"probe": ["embedding"], "task": ["helix"], "center_of_gravity_0based": [0.75]})
+    plmscope = pd.DataFrame({"semantics": "plmscope", "probe": "embedding", "task": "helix", "layer": [0, 1, 2],
+                             "metric": "f1", "value": [0.7, 0.3, 0.1]})  # fmt: skip
+    frame = probing_comparison([("m", "d", provis, gravity), ("m", "d", plmscope, None)])
+    assert frame["semantics"].tolist() == ["plmscope", "provis"]
+    assert frame["best_layer"].tolist() == [0, 2] and frame["layers_probed"].tolist() == ["0..2", "1..2"]
+    assert np.isnan(frame["center_of_gravity_0based"][0]) and frame["center_of_gravity_0based"][1] == 0.75
+    text = probing_markdown(frame)
+    assert "| provis |" in text and "| plmscope |" in text and "0-based" in text

@@ -154,6 +154,7 @@ def run_compare(args: argparse.Namespace) -> None:
         paper_heads=Path(args.paper_heads),
         paper_blosum=Path(args.paper_blosum),
         feature_datasets=pairs or None,
+        probing_dirs=[Path(p) for p in args.probing or []],
     )
     logging.info("comparison summary: %s", summary)
 
@@ -389,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-blosum", default="resources/paper/vig2021_blosum.csv")
     p.add_argument("--feature-dataset", nargs="+", metavar="FEATURE=DATASET",
                    help="dataset each feature is measured on (amino_acids=... for BLOSUM62)")
+    p.add_argument("--probing", nargs="+", metavar="DIR",
+                   help="probing outputs (<model>/<dataset>, provis or plmscope semantics) to list, labelled")
     p.set_defaults(func=run_compare)
 
     p = sub.add_parser("probe", help=run_probe.__doc__)
