@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from plmscope import options as opt
+from plmscope.analysis.semantics import DEFAULT_SEMANTICS, SEMANTICS  # to be unified with options.SEMANTICS (issue #14)
 from plmscope.errors import PlmscopeError
 
 
@@ -153,6 +154,7 @@ def run_compare(args: argparse.Namespace) -> None:
         paper_heads=Path(args.paper_heads),
         paper_blosum=Path(args.paper_blosum),
         feature_datasets=pairs or None,
+        probing_dirs=[Path(p) for p in args.probing or []],
     )
     logging.info("comparison summary: %s", summary)
 
@@ -181,6 +183,8 @@ def run_probe(args: argparse.Namespace) -> None:
         device=args.device,
         dtype=args.dtype,
         threads=args.threads,
+        semantics=args.semantics,
+        max_epochs=args.max_epochs,
     )
     logging.info("probing summary: %s", summary)
 
@@ -386,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-blosum", default="resources/paper/vig2021_blosum.csv")
     p.add_argument("--feature-dataset", nargs="+", metavar="FEATURE=DATASET",
                    help="dataset each feature is measured on (amino_acids=... for BLOSUM62)")
+    p.add_argument("--probing", nargs="+", metavar="DIR",
+                   help="probing outputs (<model>/<dataset>, provis or plmscope semantics) to list, labelled")
     p.set_defaults(func=run_compare)
 
     p = sub.add_parser("probe", help=run_probe.__doc__)
@@ -410,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=opt.DEVICE, help="auto, cpu, cuda, cuda:N")
     p.add_argument("--dtype", default=opt.DTYPE, choices=opt.DTYPES)
     p.add_argument("--threads", type=int, default=opt.PROBE_THREADS, help="CPU threads for torch and the probes' BLAS")
+    p.add_argument("--semantics", choices=SEMANTICS, default=DEFAULT_SEMANTICS,
+                   help="provis: the authors' probes (linear layer, AdamW, early stopping on --valid-proteins, layers 1..N); "
+                        "plmscope: the corrected logistic-regression probes")
+    p.add_argument("--max-epochs", type=int, help="provis: cap on each probe's training epochs (default: provis's 50)")
     p.set_defaults(func=run_probe)
 
     p = sub.add_parser("epistasis", help=run_epistasis.__doc__)

@@ -163,7 +163,9 @@ PAPER = config["paper"]
 PAPER_DATASETS = list(PAPER["datasets"])
 PAPER_MODELS = list(PAPER["models"])
 # Every dataset and model that jobs may need (the default run's and the paper's).
-ALL_DATASETS = {**PAPER["datasets"], **config["datasets"]}
+# TAPE's own validation splits for the provis-semantics probes of the paper models: `<dataset>_valid`.
+PAPER_VALID_DATASETS = {f"{name}_valid": spec for name, spec in PAPER.get("probing_valid_datasets", {}).items()}
+ALL_DATASETS = {**PAPER["datasets"], **PAPER_VALID_DATASETS, **config["datasets"]}
 ALL_MODELS = {**PAPER["models"], **config["models"]}
 
 for _name, _dataset in ALL_DATASETS.items():
@@ -172,6 +174,8 @@ for _name, _dataset in ALL_DATASETS.items():
         raise config_error(
             f"{_block}.{_name}.download", f"{_dataset['download']!r} is not an entry of resources/downloads.yaml"
         )
+if config["probing"]["activate"] and config.get("semantics", "plmscope") == "provis" and not config["probing"].get("valid_dataset"):
+    raise config_error("probing.valid_dataset", "semantics 'provis' probes need a validation dataset (TAPE's valid split)")
 if config["probing"].get("valid_dataset") and config["probing"]["valid_dataset"] not in ALL_DATASETS:
     raise config_error(
         "probing.valid_dataset", f"{config['probing']['valid_dataset']!r} is not a configured dataset"
@@ -320,10 +324,30 @@ def get_feature_dataset_options():
 
 
 def get_probing_validation_option(wildcards, input):
-    """`["--valid-proteins", table]` when a validation dataset is configured, else the split fraction."""
-    if config["probing"].get("valid_dataset"):
+    """`["--valid-proteins", table]` when a validation dataset applies, else the split fraction."""
+    if "valid" in input.keys():
         return ["--valid-proteins", input.valid]
     return ["--valid-fraction", str(config["probing"]["valid_fraction"])]
+
+
+def get_probing_semantics(wildcards):
+    """`semantics` of the default run (plmscope unless set); `paper.semantics` (provis unless set) for paper-only models."""
+    if is_paper_only(wildcards.model):
+        return PAPER.get("semantics", "provis")
+    return config.get("semantics", "plmscope")
+
+
+def get_paper_probing_datasets():
+    """Paper datasets probed: under provis semantics only those with a validation split (provis probes need one)."""
+    if PAPER.get("semantics", "provis") != "provis":
+        return PAPER_DATASETS
+    return [d for d in PAPER_DATASETS if get_paper_probing_valid(d)]
+
+
+def get_paper_probing_valid(dataset):
+    """The `<dataset>_valid` table name of `paper.probing_valid_datasets` (TAPE's valid split), or None."""
+    name = f"{dataset}_valid"
+    return name if name in PAPER_VALID_DATASETS else None
 
 
 def get_probing_option(key, flag):
@@ -332,10 +356,15 @@ def get_probing_option(key, flag):
 
 
 def get_probing_inputs(wildcards):
-    """The protein table to probe and, when configured, the validation dataset's table."""
+    """The protein table to probe and, when configured, the validation dataset's table.
+
+    Paper-only models take TAPE's valid split of `paper.probing_valid_datasets` (provis probes need one).
+    """
     dataset = wildcards.dataset
     inputs = {"proteins": f"results/proteins/{dataset}.parquet"}
     valid = config["probing"].get("valid_dataset")
+    if is_paper_only(wildcards.model) and get_paper_probing_valid(dataset):
+        valid = get_paper_probing_valid(dataset)
     if valid:
         inputs["valid"] = f"results/proteins/{valid}.parquet"
     return inputs
@@ -355,7 +384,7 @@ def get_paper_analyses_final_output():
 def get_paper_target_extras():
     """`paper`-target outputs of paper.smk and probing.smk: every paper model x dataset, and the comparison."""
     out = get_paper_analyses_output(PAPER_MODELS, PAPER_DATASETS)
-    out += get_probing_output(PAPER_MODELS, PAPER_DATASETS)
+    out += get_probing_output(PAPER_MODELS, get_paper_probing_datasets())
     out += ["results/paper/comparison.csv", "results/paper/comparison.md"]
     return out
 

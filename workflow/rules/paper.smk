@@ -66,6 +66,7 @@ rule paper_comparison:
             "results/enrichment/{model}/{dataset}", model=PAPER_MODELS, dataset=get_comparison_datasets()
         ),
         analyses=get_paper_analyses_output(PAPER_MODELS, get_comparison_datasets()),
+        probing=get_probing_output(PAPER_MODELS, get_paper_probing_datasets()),
         paper_heads=PAPER_VALUES_DIR / "vig2021_top_heads.csv",
         paper_blosum=PAPER_VALUES_DIR / "vig2021_blosum.csv",
     output:
@@ -76,6 +77,7 @@ rule paper_comparison:
             labels={"table": "paper models"},
         ),
         md="results/paper/comparison.md",
+        probing="results/paper/probing_comparison.csv",
     log:
         "logs/paper_comparison/comparison.log",
     params:
@@ -90,7 +92,8 @@ rule paper_comparison:
     shell:
         "{params.plmscope:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
         " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q}"
-        " {params.feature_datasets:q} -o {output.csv:q} --markdown {output.md:q} > {log:q} 2>&1"
+        " {params.feature_datasets:q} --probing {input.probing:q} -o {output.csv:q} --markdown {output.md:q}"
+        " > {log:q} 2>&1"
 
 
 rule paper:

@@ -25,6 +25,8 @@ rule probing_run:
         max_iter=config["probing"]["max_iter"],
         max_tokens=config["probing"]["max_tokens"],
         layers_per_pass=get_probing_option("layers_per_pass", "--layers-per-pass"),
+        semantics=get_probing_semantics,
+        max_epochs=get_probing_option("max_epochs", "--max-epochs"),
         cutoff=config["enrichment"]["contact_cutoff"],
         min_sep=config["enrichment"]["contact_min_separation"],
         max_residues=get_attention_setting("max_residues"),
@@ -42,6 +44,7 @@ rule probing_run:
         " --model {params.source:q} -o {output:q} {params.validation:q} --seed {params.seed:q}"
         " {params.max_pairs:q} {params.max_train_residues:q} --C {params.C:q} --max-iter {params.max_iter:q}"
         " --max-tokens {params.max_tokens:q} {params.layers_per_pass:q}"
+        " --semantics {params.semantics:q} {params.max_epochs:q}"
         " --contact-cutoff {params.cutoff:q} --contact-min-separation {params.min_sep:q}"
         " --max-residues {params.max_residues:q} --device {params.device:q} --dtype {params.dtype:q}"
         " --threads {threads:q} > {log:q} 2>&1"

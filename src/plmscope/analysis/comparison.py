@@ -307,3 +307,58 @@ def comparison_markdown(frame: pd.DataFrame) -> str:
         "",
     ]
     return "\n".join(parts)
+
+
+PROBING_COMPARISON_COLUMNS: tuple[str, ...] = (
+    "model", "dataset", "semantics", "probe", "task", "metric", "best_layer", "best_value", "layers_probed",
+    "center_of_gravity_0based",
+)  # fmt: skip
+"""Columns of :func:`probing_comparison`: ``best_layer`` is a 1-based transformer-layer number under
+both semantics (0 = the embedding layer, probed by plmscope only); ``layers_probed`` says which;
+``center_of_gravity_0based`` is provis's 0-based gravity (NaN for plmscope rows)."""
+
+
+def probing_comparison(results: Sequence[tuple[str, str | None, pd.DataFrame, pd.DataFrame | None]]) -> pd.DataFrame:
+    """Best layer of every probe and task, per model, dataset and semantics (provis and plmscope side by side).
+
+    Args:
+        results: ``(model, dataset, probing table, gravity table or None)`` per probing output; the
+            table's ``semantics`` column labels the rows (tables without it are plmscope's).
+
+    Returns:
+        A DataFrame with :data:`PROBING_COMPARISON_COLUMNS`, sorted by model, dataset, task, probe, semantics.
+    """
+    rows = []
+    for model, dataset, table, gravity in results:
+        table = table if "semantics" in table.columns else table.assign(semantics="plmscope")
+        g = {} if gravity is None else {(r.probe, r.task): r.center_of_gravity_0based for r in gravity.itertuples()}
+        for (semantics, probe, task), part in table.groupby(["semantics", "probe", "task"], sort=False):
+            layers = part["layer"].astype(int)
+            scored = part.dropna(subset=["value"])
+            best = scored.loc[scored["value"].idxmax()] if not scored.empty else None
+            rows.append({
+                "model": model, "dataset": dataset, "semantics": semantics, "probe": probe, "task": task,
+                "metric": part["metric"].iloc[0], "best_layer": None if best is None else int(best["layer"]),
+                "best_value": np.nan if best is None else float(best["value"]),
+                "layers_probed": f"{layers.min()}..{layers.max()}", "center_of_gravity_0based": g.get((probe, task), np.nan),
+            })  # fmt: skip
+    frame = pd.DataFrame(rows, columns=list(PROBING_COMPARISON_COLUMNS)).astype({"best_layer": "Int64"})
+    return frame.sort_values(["model", "dataset", "task", "probe", "semantics"], kind="stable").reset_index(drop=True)
+
+
+def probing_markdown(frame: pd.DataFrame) -> str:
+    """Markdown table of :func:`probing_comparison`, one line per model, dataset, task, probe and semantics."""
+    rows = [
+        [str(r.model), _fmt(r.dataset), str(r.task), str(r.probe), str(r.semantics), str(r.metric), _fmt(r.best_layer),
+         _fmt(r.best_value, 3), str(r.layers_probed), _fmt(r.center_of_gravity_0based, 2)]
+        for r in frame.itertuples(index=False)
+    ]  # fmt: skip
+    return "\n".join([
+        "## Probes per layer (provis: the authors' probes; plmscope: the corrected ones)",
+        "",
+        "Layer = 1-based transformer layer (0 = embedding layer, plmscope only); gravity = provis's 0-based index.",
+        "",
+        _markdown_table(["model", "dataset", "task", "probe", "semantics", "metric", "best layer", "best value",
+                         "layers probed", "gravity (0-based)"], rows),  # fmt: skip
+        "",
+    ])  # fmt: skip

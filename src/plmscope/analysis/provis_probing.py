@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from plmscope.errors import PlmscopeError
 
@@ -451,3 +452,115 @@ def _metrics(kind, metric, labels, logits, lengths) -> dict[str, float]:
         raise PlmscopeError(f"provis probe metric: f1, binding_site_precision or contact_precision; got {metric!r}")
     out["score"] = out["f1"] if metric == "f1" else out["precision_at_k"]
     return out
+
+
+# ---------------------------------------------------------------- the probing verb under provis semantics
+
+
+@dataclass(frozen=True)
+class ProvisProbeJob:
+    """One provis probe the verb trains per layer.
+
+    Attributes:
+        name: key of the labels (a task, or ``contact_embedding`` / ``contact_attention``).
+        probe: ``embedding`` or ``attention`` (the features), as in plmscope's ``probing.csv``.
+        task: plmscope task name (``helix``, ``strand``, ``turn_bend``, ``binding_site``, ``contact``).
+        kind: :data:`ProbeKind` of :func:`train_provis_probe`.
+        settings: key of :data:`PROVIS_PROBE_SETTINGS` (and of :data:`PROVIS_PROBE_MAX_RESIDUES`).
+        metric: headline metric (``metric`` argument of :func:`train_provis_probe`).
+    """
+
+    name: str
+    probe: str
+    task: str
+    kind: ProbeKind
+    settings: str
+    metric: Literal["f1", "binding_site_precision", "contact_precision"]
+
+
+PROVIS_SS_CLASSES: tuple[str, ...] = ("helix", "strand", "turn_bend")
+
+PROVIS_RESULT_COLUMNS: tuple[str, ...] = (
+    "semantics", "probe", "task", "layer", "metric", "value", "accuracy", "precision", "recall", "f1",
+    "valid_loss", "best_epoch", "epochs_run", "n_train_proteins", "n_valid_proteins",
+)  # fmt: skip
+"""Columns of ``probing.csv`` under provis semantics: ``layer`` is the 1-based number of the
+transformer layer whose output was probed (1..N; no embedding-layer probe); ``value`` the headline
+metric (F1, or provis's precision@k) on the validation set at the epoch of lowest validation loss;
+``best_epoch`` 0-based; ``semantics`` is ``provis``."""
+
+PROVIS_GRAVITY_COLUMNS: tuple[str, ...] = ("semantics", "probe", "task", "metric", "num_layers", "center_of_gravity_0based")
+"""Columns of ``probing_gravity.csv`` under provis: ``center_of_gravity_0based`` is provis's
+``report.py`` value, a 0-based layer index (layer 1 -> 0); add 1 for a layer number."""
+
+
+def provis_probe_jobs(tasks: Sequence[str]) -> list[ProvisProbeJob]:
+    """The provis probes of plmscope ``tasks``: one embedding probe per task, plus the attention contact probe."""
+    jobs = []
+    for task in tasks:
+        if task in PROVIS_SS_CLASSES:
+            jobs.append(ProvisProbeJob(task, "embedding", task, "token", "secondary", "f1"))
+        elif task == "binding_site":
+            jobs.append(ProvisProbeJob(task, "embedding", task, "token", "binding_site", "binding_site_precision"))
+        elif task == "contact":
+            jobs.append(ProvisProbeJob("contact_embedding", "embedding", task, "contact_embedding", "contact_embedding",
+                                       "contact_precision"))  # fmt: skip
+            jobs.append(ProvisProbeJob("contact_attention", "attention", task, "contact_attention", "contact_attention",
+                                       "contact_precision"))  # fmt: skip
+        else:
+            raise PlmscopeError(f"provis probe task: unknown {task!r}")
+    return jobs
+
+
+def provis_record_labels(
+    record, jobs: Sequence[ProvisProbeJob], *, limit: int, cutoff: float = 8.0, min_separation: int = 6
+) -> dict[str, np.ndarray]:
+    """Labels of one protein (a :class:`plmscope.data.table.ProteinRecord`) for each job it is annotated for.
+
+    The sequence is cut to ``limit`` residues (what the model saw), then to the job's
+    :data:`PROVIS_PROBE_MAX_RESIDUES`; a job's features are cut to its labels' length. Secondary
+    structure: :func:`provis_ss_labels`; binding sites: 1 at annotated sites, else 0; contacts:
+    :func:`provis_contact_labels` (``(L, L)``).
+    """
+    n = min(len(record.sequence), int(limit))
+    out: dict[str, np.ndarray] = {}
+    for job in jobs:
+        m = n if PROVIS_PROBE_MAX_RESIDUES[job.settings] is None else min(n, PROVIS_PROBE_MAX_RESIDUES[job.settings])
+        if job.task in PROVIS_SS_CLASSES and record.ss8 is not None:
+            out[job.name] = provis_ss_labels(record.ss8[:m], job.task)
+        elif job.task == "binding_site" and record.sites is not None:
+            y = np.zeros(m, dtype=np.int64)
+            sites = np.asarray(record.sites, dtype=np.int64)
+            y[sites[sites < m]] = 1
+            out[job.name] = y
+        elif job.task == "contact" and record.ca is not None:
+            out[job.name] = provis_contact_labels(record.ca[:m], record.valid[:m], cutoff=cutoff,
+                                                  min_separation=min_separation)  # fmt: skip
+    return out
+
+
+def provis_probe_row(job: ProvisProbeJob, layer: int, result: ProvisProbeResult, *, n_train: int, n_valid: int) -> dict:
+    """One row of :data:`PROVIS_RESULT_COLUMNS` (``layer``: 1-based transformer layer)."""
+    m = result.metrics
+    return {
+        "semantics": "provis", "probe": job.probe, "task": job.task, "layer": int(layer),
+        "metric": "f1" if job.metric == "f1" else "precision_at_k", "value": m.get("score", float("nan")),
+        "accuracy": m.get("accuracy"), "precision": m.get("precision"), "recall": m.get("recall"), "f1": m.get("f1"),
+        "valid_loss": m.get("loss"), "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+        "n_train_proteins": n_train, "n_valid_proteins": n_valid,
+    }  # fmt: skip
+
+
+def provis_probe_gravity(table: pd.DataFrame, num_layers: int) -> pd.DataFrame:
+    """provis's center of gravity per probe and task from a :data:`PROVIS_RESULT_COLUMNS` table.
+
+    Layers 1..``num_layers``, 0-based index, a layer without a score counts 0
+    (:func:`provis_probe_center_of_gravity`). Returns a DataFrame with :data:`PROVIS_GRAVITY_COLUMNS`.
+    """
+    rows = []
+    for (probe, task), part in table.groupby(["probe", "task"], sort=False):
+        scores = dict(zip(part["layer"].astype(int), part["value"].astype(float)))
+        values = [scores.get(layer, 0.0) for layer in range(1, int(num_layers) + 1)]
+        rows.append({"semantics": "provis", "probe": probe, "task": task, "metric": part["metric"].iloc[0],
+                     "num_layers": int(num_layers), "center_of_gravity_0based": provis_probe_center_of_gravity(values)})  # fmt: skip
+    return pd.DataFrame(rows, columns=list(PROVIS_GRAVITY_COLUMNS))

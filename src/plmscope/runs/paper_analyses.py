@@ -15,6 +15,8 @@ from plmscope.analysis.comparison import (
     ModelResult,
     build_comparison,
     comparison_markdown,
+    probing_comparison,
+    probing_markdown,
     read_paper_blosum,
     read_paper_heads,
     resolve_model_key,
@@ -149,6 +151,7 @@ def run_comparison(
     paper_heads: str | Path = PAPER_HEADS,
     paper_blosum: str | Path = PAPER_BLOSUM,
     feature_datasets: Mapping[str, str] | None = None,
+    probing_dirs: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Put our top heads and BLOSUM62 correlations beside the paper's, as CSV and Markdown.
 
@@ -162,6 +165,9 @@ def run_comparison(
         paper_blosum: the paper's BLOSUM62 correlations (``resources/paper/vig2021_blosum.csv``).
         feature_datasets: feature -> dataset it is measured on (``"amino_acids"`` for BLOSUM62);
             see :func:`plmscope.analysis.comparison.build_comparison`.
+        probing_dirs: probing outputs ``.../<model>/<dataset>`` of either semantics; listed, labelled
+            by semantics, in ``probing_comparison.csv`` beside ``output_csv`` and in the Markdown
+            (:func:`plmscope.analysis.comparison.probing_comparison`).
 
     Returns:
         A summary: the two output paths and the number of rows.
@@ -198,9 +204,24 @@ def run_comparison(
     frame = build_comparison(results, heads, blosum, feature_datasets=feature_datasets)
     with atomic_path(output_csv) as tmp:
         frame.to_csv(tmp, index=False)
+    probing = _probing_comparison(probing_dirs)
+    if probing is not None:
+        with atomic_path(output_csv.with_name("probing_comparison.csv")) as tmp:
+            probing.to_csv(tmp, index=False)
     with atomic_path(output_md) as tmp:
-        tmp.write_text(comparison_markdown(frame))
+        tmp.write_text(comparison_markdown(frame) + ("" if probing is None else "\n" + probing_markdown(probing)))
     return {"csv": str(output_csv), "markdown": str(output_md), "rows": len(frame)}
+
+
+def _probing_comparison(probing_dirs: Sequence[str | Path]) -> pd.DataFrame | None:
+    """:func:`probing_comparison` of probing outputs ``<model>/<dataset>`` (None without any)."""
+    results = []
+    for d in map(Path, probing_dirs):
+        if not (d / "probing.csv").is_file():
+            raise located(d / "probing.csv", "file not found (run `plmscope probe` first)")
+        gravity = d / "probing_gravity.csv"
+        results.append((d.parent.name, d.name, pd.read_csv(d / "probing.csv"), pd.read_csv(gravity) if gravity.is_file() else None))
+    return probing_comparison(results) if results else None
 
 
 def _json(path: Path) -> dict:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,17 @@ import torch
 
 from plmscope import options as opt
 from plmscope.analysis.features import check_contact_options
+from plmscope.analysis.provis_probing import (
+    PROVIS_PROBE_SETTINGS,
+    PROVIS_RESULT_COLUMNS,
+    ProvisProbeJob,
+    provis_probe_gravity,
+    provis_probe_jobs,
+    provis_probe_row,
+    provis_record_labels,
+    train_provis_probe,
+)
+from plmscope.analysis.semantics import Semantics, check_semantics, inference_dtype, probe_layers
 from plmscope.analysis.probing import (
     SS_CLASSES,
     TASK_METRICS,
@@ -41,10 +54,11 @@ from plmscope.outputs import output_directory, save_figure, write_json, write_ta
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS: tuple[str, ...] = (
-    "probe", "task", "layer", "metric", "value", "chance", "n_train", "n_train_positive", "n_valid",
+    "semantics", "probe", "task", "layer", "metric", "value", "chance", "n_train", "n_train_positive", "n_valid",
     "n_valid_positive", "n_valid_proteins", "converged",
 )  # fmt: skip
-"""Columns of ``probing.csv``: ``probe`` is ``embedding`` or ``attention``; ``layer`` 0 is the
+"""Columns of ``probing.csv`` under plmscope semantics (``semantics`` is ``plmscope``; provis:
+:data:`plmscope.analysis.provis_probing.PROVIS_RESULT_COLUMNS`): ``probe`` is ``embedding`` or ``attention``; ``layer`` 0 is the
 embedding output and ``l`` >= 1 the output (or attention) of transformer layer ``l`` (1-based);
 ``chance`` is the metric's expectation without information (F1: the validation positive rate,
 the F1 of random guesses at that rate; precision@k: the positive rate among the candidates)."""
@@ -104,8 +118,14 @@ def run_probing(
     dtype: DType = "auto",
     threads: int | None = None,
     dpi: int = 150,
+    semantics: Semantics = "plmscope",
+    max_epochs: int | None = None,
 ) -> dict[str, Any]:
     """Train linear probes on the training proteins and score them on the validation proteins.
+
+    ``semantics="provis"`` hands over to :func:`run_provis_probing` (the authors' probes; a
+    validation table is required; ``valid_fraction``, ``seed``, the subsampling options, ``C`` and
+    ``max_iter`` do not apply there). The rest of this docstring describes plmscope's probes.
 
     Embedding probes (every layer, the embedding output included): secondary structure one-vs-all
     (helix, strand, turn_bend; F1), binding sites (precision@L/20), contacts from pair features
@@ -143,6 +163,8 @@ def run_probing(
             defaults. Set it on a shared machine: oversubscribed BLAS threads slow the
             logistic regressions down tenfold.
         dpi: PNG resolution of the figure.
+        semantics: ``plmscope`` (these probes) or ``provis`` (:func:`run_provis_probing`).
+        max_epochs: provis only: cap on the training epochs of each probe.
 
     Returns:
         A summary: output directory, numbers of training/validation proteins, and per task the
@@ -152,6 +174,13 @@ def run_probing(
         PlmscopeError: unreadable tables, overlapping training/validation ids, an unknown task,
             an invalid option, or no task with labelled proteins on both sides of the split.
     """
+    if check_semantics(semantics) == "provis":
+        return run_provis_probing(
+            proteins_path, output_dir, model=model, valid_proteins_path=valid_proteins_path, tasks=tasks,
+            contact_cutoff=contact_cutoff, contact_min_separation=contact_min_separation, max_residues=max_residues,
+            max_tokens=max_tokens, layers_per_pass=layers_per_pass, max_epochs=max_epochs, device=device, dtype=dtype,
+            threads=threads, dpi=dpi,
+        )  # fmt: skip
     started = time.perf_counter()
     chosen = _check_tasks(tasks)
     _check_options(contact_cutoff=contact_cutoff, contact_min_separation=contact_min_separation, C=C,
@@ -175,12 +204,6 @@ def run_probing(
             for r in records
         ]  # fmt: skip
         usable, skipped = _usable_tasks(proteins, chosen)
-        if not usable:
-            reasons = "; ".join(f"{t}: {why}" for t, why in skipped.items())
-            raise PlmscopeError(f"no probe task has labelled proteins on both sides of the split ({reasons})")
-        for task, reason in skipped.items():
-            log.warning("probe task %s skipped: %s", task, reason)
-
         table = _probe_layers(adapter, proteins, usable, max_tokens=max_tokens, layers_per_pass=layers_per_pass, C=C,
                               max_iter=max_iter, seed=seed)  # fmt: skip
 
@@ -190,6 +213,7 @@ def run_probing(
     split = pd.DataFrame({"protein_id": [p.id for p in proteins], "split": [p.split for p in proteins],
                           "n_residues": [p.length for p in proteins]})  # fmt: skip
     meta = {
+        "semantics": "plmscope",
         "model": model,
         "proteins": str(proteins_path),
         "valid_proteins": None if valid_proteins_path is None else str(valid_proteins_path),
@@ -218,12 +242,208 @@ def run_probing(
         write_json(tmp / "meta.json", meta)
     return {
         "output": str(output_dir),
+        "semantics": "plmscope",
         "train_proteins": meta["n_train_proteins"],
         "valid_proteins": meta["n_valid_proteins"],
         "best": _best(table),
         "seconds": meta["seconds"],
     }
 
+
+
+def run_provis_probing(
+    proteins_path: str | Path,
+    output_dir: str | Path,
+    *,
+    model: str,
+    valid_proteins_path: str | Path | None,
+    tasks: Iterable[str] | None = None,
+    contact_cutoff: float = opt.CONTACT_CUTOFF,
+    contact_min_separation: int = 6,
+    max_residues: int = opt.MAX_RESIDUES,
+    max_tokens: int = 4096,
+    layers_per_pass: int | None = None,
+    max_epochs: int | None = None,
+    device: str = "auto",
+    dtype: DType = "auto",
+    threads: int | None = None,
+    dpi: int = 150,
+) -> dict[str, Any]:
+    """Probe as the authors did (provis semantics, issue #14): linear layers trained with AdamW and early stopping.
+
+    Every probe of :func:`plmscope.analysis.provis_probing.provis_probe_jobs` is trained on the
+    outputs of layers 1..N with :func:`plmscope.analysis.provis_probing.train_provis_probe` on the
+    proteins of ``proteins_path`` (TAPE's train split) and evaluated on ``valid_proteins_path``
+    (TAPE's valid split, which also drives early stopping, as in provis). Features are written to a
+    scratch directory beside ``output_dir`` and read one protein at a time, so large splits fit in memory.
+
+    Args:
+        proteins_path, output_dir, model, tasks, contact_cutoff, contact_min_separation, max_residues,
+            max_tokens, layers_per_pass, device, threads, dpi: as in :func:`run_probing`.
+        valid_proteins_path: validation protein table (required).
+        max_epochs: cap on the epochs of every probe (None: provis's 50).
+        dtype: must be float32 or ``"auto"`` (provis ran float32).
+
+    Returns:
+        Summary as :func:`run_probing`'s, with ``semantics`` ``provis``.
+
+    Raises:
+        PlmscopeError: no validation table, overlapping tables, an unknown task, an invalid option,
+            or no probe with labelled proteins in both tables.
+    """
+    started = time.perf_counter()
+    if valid_proteins_path is None:
+        raise PlmscopeError("semantics 'provis' evaluates on TAPE's valid split: give --valid-proteins (a validation table)")
+    jobs = provis_probe_jobs(_check_tasks(tasks))
+    _check_options(contact_cutoff=contact_cutoff, contact_min_separation=contact_min_separation, C=1.0, max_iter=1,
+                   seed=0, threads=threads, layers_per_pass=layers_per_pass, max_epochs=max_epochs)  # fmt: skip
+    settings = {j.name: _epochs(PROVIS_PROBE_SETTINGS[j.settings], max_epochs) for j in jobs}
+    from plmscope.models.registry import load_adapter
+
+    output_dir = Path(output_dir)
+    train_records, valid_records = _split(proteins_path, valid_proteins_path, valid_fraction=0.5, seed=0)
+    with _thread_limit(threads):
+        adapter = load_adapter(model, max_residues=max_residues, device=device, dtype=inference_dtype("provis", dtype))
+        proteins = [
+            (split, r.id, r.sequence[: adapter.max_residues],
+             provis_record_labels(r, jobs, limit=adapter.max_residues, cutoff=contact_cutoff, min_separation=contact_min_separation))
+            for split, records in (("train", train_records), ("valid", valid_records)) for r in records
+        ]  # fmt: skip
+        jobs, skipped = _provis_usable(jobs, proteins)
+        layers = probe_layers(adapter.num_layers, semantics="provis")
+        step = len(layers) if layers_per_pass is None else int(layers_per_pass)
+        rows = []
+        with tempfile.TemporaryDirectory(prefix=".provis-probe-", dir=output_dir.parent) as scratch:
+            for start in range(0, len(layers), step):
+                group = layers[start : start + step]
+                store = _provis_features(adapter, proteins, group, jobs, Path(scratch), max_tokens=max_tokens)
+                for layer in group:
+                    for job in jobs:
+                        rows.append(_provis_probe(job, layer, proteins, store, settings[job.name], device=str(adapter.device)))
+                log.info("provis probes trained on layers %d-%d", group[0], group[-1])
+    table = pd.DataFrame(rows, columns=list(PROVIS_RESULT_COLUMNS))
+    gravity = provis_probe_gravity(table, adapter.num_layers)
+
+    from plmscope.viz.paper_plots import plot_probing
+
+    figure = plot_probing(table, title=f"{model}: provis linear probes (TAPE valid split)")
+    split = pd.DataFrame({"protein_id": [p[1] for p in proteins], "split": [p[0] for p in proteins],
+                          "n_residues": [len(p[2]) for p in proteins]})  # fmt: skip
+    meta = {
+        "semantics": "provis", "model": model, "proteins": str(proteins_path), "valid_proteins": str(valid_proteins_path),
+        "tasks": sorted({j.task for j in jobs}), "skipped_probes": skipped,
+        "layers": f"1..{adapter.num_layers}: 'layer' is the 1-based number of the transformer layer whose output "
+                  "(hidden state, or attention for the attention probe) was probed; no embedding-layer (0) probe",
+        "gravity": "probing_gravity.csv: center_of_gravity_0based is provis's 0-based layer index (layer 1 -> 0)",
+        "value": "metric on the validation table at the epoch of lowest validation loss (which also stops training)",
+        "settings": {name: dataclasses.asdict(s) for name, s in settings.items() if any(j.name == name for j in jobs)},
+        "max_epochs": max_epochs, "contact_cutoff": contact_cutoff, "contact_min_separation": contact_min_separation,
+        "max_residues": adapter.max_residues, "num_layers": adapter.num_layers, "num_heads": adapter.num_heads,
+        "n_train_proteins": len(train_records), "n_valid_proteins": len(valid_records),
+        "seconds": round(time.perf_counter() - started, 3),
+    }  # fmt: skip
+    with output_directory(output_dir) as tmp:
+        write_tables(tmp, {"probing": table, "probing_gravity": gravity})
+        split.to_csv(tmp / "split.csv", index=False)
+        save_figure(figure, tmp, "probing", dpi=dpi)
+        write_json(tmp / "meta.json", meta)
+    return {"output": str(output_dir), "semantics": "provis", "train_proteins": len(train_records),
+            "valid_proteins": len(valid_records), "best": _best(table), "seconds": meta["seconds"]}  # fmt: skip
+
+
+def _epochs(settings, max_epochs: int | None):
+    """``settings`` with ``num_epochs`` capped at ``max_epochs`` (None: unchanged)."""
+    if max_epochs is None:
+        return settings
+    return dataclasses.replace(settings, num_epochs=min(settings.num_epochs, int(max_epochs)))
+
+
+def _provis_usable(jobs: Sequence[ProvisProbeJob], proteins) -> tuple[list[ProvisProbeJob], dict[str, str]]:
+    """Jobs with labelled proteins in both tables; reasons for the others (error when none is left)."""
+    usable, skipped = [], {}
+    for job in jobs:
+        counts = {s: sum(1 for split, _, _, labels in proteins if split == s and job.name in labels) for s in ("train", "valid")}
+        if counts["train"] and counts["valid"]:
+            usable.append(job)
+        else:
+            skipped[job.name] = f"{counts['train']} training and {counts['valid']} validation proteins carry its labels"
+    if not usable:
+        reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+        raise PlmscopeError(f"no provis probe has labelled proteins in both tables ({reasons})")
+    for name, reason in skipped.items():
+        log.warning("provis probe %s skipped: %s", name, reason)
+    return usable, skipped
+
+
+class _NpyList(Sequence):
+    """Arrays saved as ``.npy`` files, loaded (memory-mapped) one at a time: a lazy per-protein sequence."""
+
+    def __init__(self, paths: Sequence[Path]):
+        self.paths = list(paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        return np.load(self.paths[index], mmap_mode="r")
+
+
+def _provis_features(adapter, proteins, group: Sequence[int], jobs: Sequence[ProvisProbeJob], scratch: Path, *,
+                     max_tokens: int) -> dict[tuple[int, str, str], Path]:  # fmt: skip
+    """Run the model once over every protein; save each layer's hidden states ``(L, D)`` (and the attention
+    ``(H, L, L)`` of proteins with contact labels, when the attention probe runs) to ``scratch``.
+
+    Returns ``(layer, "hidden" | "attention", protein id) -> path``.
+    """
+    from plmscope.models.inference import plan_batches
+
+    for old in scratch.glob("*.npy"):
+        old.unlink()  # the previous group's features
+    want_attention = any(j.kind == "contact_attention" for j in jobs)
+    store: dict[tuple[int, str, str], Path] = {}
+    batches = plan_batches([len(p[2]) for p in proteins], max_tokens=max_tokens, n_special=adapter.n_special)
+    for index in batches:
+        members = [proteins[k] for k in index]
+        encoded = adapter.encode([p[2] for p in members], ids=[p[1] for p in members])
+        with torch.inference_mode():
+            hidden = adapter.hidden_states(encoded)
+            attention = adapter.attentions(encoded) if want_attention else None
+        for b, (_, pid, seq, labels) in enumerate(members):
+            n = len(seq)
+            for layer in group:
+                store[layer, "hidden", pid] = path = scratch / f"{layer}-h-{len(store)}.npy"
+                np.save(path, hidden[layer][b, :n].float().cpu().numpy())
+                if want_attention and "contact_attention" in labels:
+                    store[layer, "attention", pid] = path = scratch / f"{layer}-a-{len(store)}.npy"
+                    np.save(path, attention[layer - 1][b, :, :n, :n].float().cpu().numpy())
+    return store
+
+
+def _provis_probe(job: ProvisProbeJob, layer: int, proteins, store, settings, *, device: str) -> dict:
+    """Train and evaluate one provis probe on one layer; its :data:`PROVIS_RESULT_COLUMNS` row."""
+    source = "attention" if job.kind == "contact_attention" else "hidden"
+    sides = {}
+    for side in ("train", "valid"):
+        members = [(pid, labels[job.name]) for split, pid, _, labels in proteins if split == side and job.name in labels]
+        features = _Cropped(_NpyList([store[layer, source, pid] for pid, _ in members]), [len(y) for _, y in members], source)
+        sides[side] = (features, [y for _, y in members])
+    result = train_provis_probe(job.kind, *sides["train"], *sides["valid"], settings=settings, metric=job.metric, device=device)
+    return provis_probe_row(job, layer, result, n_train=len(sides["train"][1]), n_valid=len(sides["valid"][1]))
+
+
+class _Cropped(Sequence):
+    """Per-protein features cut to their labels' length (a task's residue limit): ``(L, D)`` or ``(H, L, L)``."""
+
+    def __init__(self, items: Sequence[np.ndarray], lengths: Sequence[int], source: str):
+        self.items, self.lengths, self.source = items, list(lengths), source
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):
+        n = self.lengths[index]
+        x = self.items[index]
+        return np.array(x[:, :n, :n] if self.source == "attention" else x[:n])  # one protein read into memory
 
 
 def _check_options(*, contact_cutoff, contact_min_separation, C, max_iter, seed, threads, **optional) -> None:
@@ -347,7 +567,11 @@ def _has(protein: _Protein, task: str) -> bool:
 
 
 def _usable_tasks(proteins: Sequence[_Protein], chosen: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """Tasks with labelled proteins in both splits and both classes in training; reasons for the others."""
+    """Tasks with labelled proteins in both splits and both classes in training; reasons for the others.
+
+    Raises:
+        PlmscopeError: no task is usable.
+    """
     usable, skipped = [], {}
     for task in chosen:
         train = [p for p in proteins if p.split == "train" and _has(p, task)]
@@ -360,6 +584,11 @@ def _usable_tasks(proteins: Sequence[_Protein], chosen: Sequence[str]) -> tuple[
             skipped[task] = "the training labels hold a single class"
             continue
         usable.append(task)
+    if not usable:
+        reasons = "; ".join(f"{t}: {why}" for t, why in skipped.items())
+        raise PlmscopeError(f"no probe task has labelled proteins on both sides of the split ({reasons})")
+    for task, reason in skipped.items():
+        log.warning("probe task %s skipped: %s", task, reason)
     return usable, skipped
 
 
@@ -416,7 +645,7 @@ def _row(probe: str, task: str, layer: int, value: float, chance: float, *, y_tr
          n_valid_positive: int, n_valid_proteins: int, converged: bool) -> dict:  # fmt: skip
     """One row of :data:`RESULT_COLUMNS`."""
     return {
-        "probe": probe, "task": task, "layer": layer, "metric": TASK_METRICS[task], "value": value,
+        "semantics": "plmscope", "probe": probe, "task": task, "layer": layer, "metric": TASK_METRICS[task], "value": value,
         "chance": chance, "n_train": len(y_train), "n_train_positive": int(np.count_nonzero(y_train)),
         "n_valid": n_valid, "n_valid_positive": n_valid_positive, "n_valid_proteins": n_valid_proteins,
         "converged": converged,
