@@ -20,7 +20,10 @@ from plmscope.analysis.comparison import (
     resolve_model_key,
 )
 from plmscope.analysis.features import AMINO_ACID_FEATURES
-from plmscope.analysis.gravity import amino_acid_top_heads, gravity_table, layer_profiles
+from plmscope.analysis.gravity import amino_acid_top_heads, layer_profiles
+from plmscope.analysis.semantics import Semantics, check_semantics
+from plmscope.analysis.semantics import gravity as semantics_gravity
+from plmscope.options import MIN_COUNT
 from plmscope.analysis.readers import read_enrichment_meta, read_enrichment_table
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
@@ -43,6 +46,7 @@ def run_paper_analyses(
     model_key: str | None = None,
     label: str | None = None,
     dataset: str | None = None,
+    semantics: Semantics | None = None,
     dpi: int = 150,
 ) -> dict[str, Any]:
     """Cross-layer summaries, per-amino-acid top heads and the BLOSUM62 comparison of one enrichment run.
@@ -60,6 +64,11 @@ def run_paper_analyses(
             in the enrichment ``meta.json`` (:func:`plmscope.analysis.comparison.resolve_model_key`).
         label: our name for the model (e.g. the config name); defaults to ``model_key``.
         dataset: dataset name recorded for the comparison.
+        semantics: definitions of the center of gravity (:func:`plmscope.analysis.semantics.gravity`):
+            ``provis`` = 0-based layer index (``center_of_gravity_layer_number`` is the 1-based one the
+            figures draw), undefined when a layer has no scored head; needs a provis enrichment table.
+            ``plmscope`` = 1-based layer numbers. None: the semantics recorded by the enrichment run
+            (``plmscope`` when it records none). A value that contradicts the enrichment's is refused.
         dpi: PNG resolution.
 
     Returns:
@@ -70,7 +79,9 @@ def run_paper_analyses(
     """
     enrichment_dir, output_dir = Path(enrichment_dir), Path(output_dir)
     table = read_enrichment_table(enrichment_dir / "enrichment.parquet")
-    source = read_enrichment_meta(enrichment_dir / "meta.json").get("model")
+    enrichment_meta = read_enrichment_meta(enrichment_dir / "meta.json")
+    source = enrichment_meta.get("model")
+    semantics = _semantics(enrichment_dir, enrichment_meta, semantics)
     if model_key is None:
         if not source:
             raise located(enrichment_dir / "meta.json", "names no model; pass model_key")
@@ -79,11 +90,11 @@ def run_paper_analyses(
     prefix = f"{label}: "
 
     profiles = layer_profiles(table)
-    gravity = gravity_table(profiles)
+    gravity, gravity_drawn = _gravity(table, semantics, float(enrichment_meta.get("min_count") or MIN_COUNT))
     features = list(pd.unique(table["feature"]))
     main = [f for f in features if f not in AMINO_ACID_FEATURES and (gravity["feature"] == f).any()]
     amino = [f for f in features if f in AMINO_ACID_FEATURES]
-    drawn_gravity = gravity[gravity["feature"].isin(main) & gravity["center_of_gravity"].notna()]
+    drawn_gravity = gravity_drawn[gravity_drawn["feature"].isin(main) & gravity_drawn["center_of_gravity"].notna()]
 
     figures = []
     if len(drawn_gravity):
@@ -114,8 +125,8 @@ def run_paper_analyses(
         "model_key": model_key,
         "label": label,
         "dataset": dataset,
-        "center_of_gravity": "sum_l l p_l / sum_l p_l, l 1-based, p_l the mean proportion of the layer's unmasked "
-        "heads (pooled: sum n_feature / sum n_attention of those heads)",
+        "semantics": semantics,
+        "center_of_gravity": GRAVITY_DEFINITION[semantics],
         "blosum": "Pearson r over heads between attention proportions to two amino acids, vs BLOSUM62 "
         "over the 190 off-diagonal pairs",
     }
@@ -138,6 +149,32 @@ def run_paper_analyses(
         "blosum_r": blosum_info["r"],
         "figures": written,
     }
+
+
+GRAVITY_DEFINITION: dict[str, str] = {
+    "plmscope": "sum_l l p_l / sum_l p_l, l 1-based, p_l the mean proportion of the layer's unmasked heads (pooled: "
+    "sum n_feature / sum n_attention of those heads)",
+    "provis": "sum_l l p_l / sum_l p_l, l 0-based (center_of_gravity_layer_number = +1), p_l the mean head proportion "
+    "over heads with weight_total >= min_count; undefined when a layer has none",
+}
+
+
+def _gravity(table: pd.DataFrame, semantics: Semantics, min_count: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The gravity table (with a ``semantics`` column) and the one the figures draw (1-based layer numbers)."""
+    gravity = semantics_gravity(table, semantics=semantics, min_count=min_count)
+    drawn = gravity.assign(center_of_gravity=gravity["center_of_gravity_layer_number"]) if semantics == "provis" else gravity
+    return gravity.assign(semantics=semantics), drawn
+
+
+def _semantics(enrichment_dir: Path, meta: Mapping[str, Any], requested: str | None) -> Semantics:
+    """The semantics of the analyses: the requested one, which must match the enrichment run's when it records one."""
+    recorded = meta.get("semantics")
+    if requested is None:
+        return check_semantics(recorded or "plmscope")
+    requested = check_semantics(requested)
+    if recorded is not None and recorded != requested:
+        raise located(enrichment_dir / "meta.json", f"enrichment ran under semantics {recorded!r}, not {requested!r}")
+    return requested
 
 
 def run_comparison(
