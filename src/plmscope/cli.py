@@ -158,6 +158,7 @@ def run_compare(args: argparse.Namespace) -> None:
         paper_heads=Path(args.paper_heads),
         paper_blosum=Path(args.paper_blosum),
         feature_datasets=pairs or None,
+        alternate_dirs=args.enrichment_alternate,
     )
     logging.info("comparison summary: %s", summary)
 
@@ -402,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-blosum", default="resources/paper/vig2021_blosum.csv")
     p.add_argument("--feature-dataset", nargs="+", metavar="FEATURE=DATASET",
                    help="dataset each feature is measured on (amino_acids=... for BLOSUM62)")
+    p.add_argument("--enrichment-alternate", nargs="+", default=None,
+                   help="the same runs' enrichment under the other semantics, same order (fills the other column)")
     p.set_defaults(func=run_compare)
 
     p = sub.add_parser("probe", help=run_probe.__doc__)

@@ -186,8 +186,13 @@ def run_comparison(
     paper_heads: str | Path = PAPER_HEADS,
     paper_blosum: str | Path = PAPER_BLOSUM,
     feature_datasets: Mapping[str, str] | None = None,
+    alternate_dirs: Sequence[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Put our top heads and BLOSUM62 correlations beside the paper's, as CSV and Markdown.
+
+    Each row also shows our top head under each semantics (``provis_*``, ``plmscope_*``): the
+    enrichment's own (``semantics`` in its ``meta.json``) and, when ``alternate_dirs`` are given,
+    the other; without them the other column is empty and the Markdown says so.
 
     Args:
         enrichment_dirs: enrichment outputs, one per (model, dataset).
@@ -199,6 +204,8 @@ def run_comparison(
         paper_blosum: the paper's BLOSUM62 correlations (``resources/paper/vig2021_blosum.csv``).
         feature_datasets: feature -> dataset it is measured on (``"amino_acids"`` for BLOSUM62);
             see :func:`plmscope.analysis.comparison.build_comparison`.
+        alternate_dirs: the enrichment of each run under the other semantics, same order as
+            ``enrichment_dirs`` (the ``paper`` target's ``results/enrichment_<semantics>/...``).
 
     Returns:
         A summary: the two output paths and the number of rows.
@@ -206,6 +213,9 @@ def run_comparison(
     Raises:
         PlmscopeError: the two lists differ in length, or an input is missing or malformed.
     """
+    alternate_dirs = list(alternate_dirs or [])
+    if alternate_dirs and len(alternate_dirs) != len(enrichment_dirs):
+        raise PlmscopeError(f"compare: {len(alternate_dirs)} alternate enrichment directories for {len(enrichment_dirs)} runs")
     if len(enrichment_dirs) != len(paper_analyses_dirs):
         raise PlmscopeError(
             f"compare: {len(enrichment_dirs)} enrichment directories but {len(paper_analyses_dirs)} paper-analysis "
@@ -216,7 +226,8 @@ def run_comparison(
     heads = read_paper_heads(paper_heads)
     blosum = read_paper_blosum(paper_blosum)
     results = []
-    for enrichment_dir, analyses_dir in zip(map(Path, enrichment_dirs), map(Path, paper_analyses_dirs)):
+    alternates = [Path(p) for p in alternate_dirs] or [None] * len(enrichment_dirs)
+    for enrichment_dir, analyses_dir, alternate in zip(map(Path, enrichment_dirs), map(Path, paper_analyses_dirs), alternates):
         meta = _json(analyses_dir / "meta.json")
         blosum_info = _json(analyses_dir / "blosum.json")
         key = meta.get("model_key")
@@ -230,6 +241,7 @@ def run_comparison(
                 dataset=meta.get("dataset"),
                 enrichment=read_enrichment_table(enrichment_dir / "enrichment.parquet"),
                 blosum_r=None if r is None else float(r),
+                **_semantics_tables(enrichment_dir, alternate),
             )
         )
     frame = build_comparison(results, heads, blosum, feature_datasets=feature_datasets)
@@ -238,6 +250,24 @@ def run_comparison(
     with atomic_path(output_md) as tmp:
         tmp.write_text(comparison_markdown(frame))
     return {"csv": str(output_csv), "markdown": str(output_md), "rows": len(frame)}
+
+
+def _semantics_tables(enrichment_dir: Path, alternate: Path | None) -> dict[str, Any]:
+    """``semantics`` of a run (its ``meta.json``; ``plmscope`` when unrecorded) and the alternate's table.
+
+    Raises:
+        PlmscopeError: the alternate ran under the same semantics or another model.
+    """
+    meta = read_enrichment_meta(enrichment_dir / "meta.json")
+    semantics = check_semantics(meta.get("semantics") or "plmscope")
+    if alternate is None:
+        return {"semantics": semantics}
+    other = read_enrichment_meta(alternate / "meta.json")
+    if check_semantics(other.get("semantics") or "plmscope") == semantics:
+        raise located(alternate / "meta.json", f"ran under {semantics!r} like {enrichment_dir}; expected the other semantics")
+    if other.get("model") != meta.get("model"):
+        raise located(alternate / "meta.json", f"model {other.get('model')!r} differs from {meta.get('model')!r} of {enrichment_dir}")
+    return {"semantics": semantics, "alternate": read_enrichment_table(alternate / "enrichment.parquet")}
 
 
 def _json(path: Path) -> dict:
