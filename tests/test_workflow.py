@@ -173,3 +173,33 @@ def test_attention_shards_plan_one_job_per_shard_and_one_enrichment(tmp_path):
         assert f"-o results/attention_shards/antiberty/demo/{k}" in out and f"--shard {k}/2" in out
     assert "--attention results/attention_shards/antiberty/demo/0 results/attention_shards/antiberty/demo/1" in out
     assert "-o results/attention/antiberty/demo " not in out
+
+
+def _job_resources(dry_run: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of every job block of a dry run's output."""
+    import re
+
+    jobs = []
+    for block in re.split(r"\n(?=rule \w+:)", dry_run):
+        rule = re.match(r"rule (\w+):", block)
+        found = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if rule and found:
+            pairs = (item.split("=", 1) for item in found.group(1).split(", ") if "=" in item)
+            jobs.append((rule.group(1), {k: v for k, v in pairs}))
+    return jobs
+
+
+def test_slurm_profile_routes_every_gpu_job_to_the_gpu_partition():
+    result = snakemake("-n", "--forceall", "--profile", "profiles/slurm", "paper", "epistasis_paper")
+    assert result.returncode == 0, result.stdout
+    jobs = _job_resources(result.stdout)
+    gpu_jobs = [(rule, res) for rule, res in jobs if int(res.get("gpu", 0)) > 0]
+    assert {"attention_extract", "probing_run", "epistasis_recover"} <= {rule for rule, _ in gpu_jobs}
+    for rule, res in gpu_jobs:
+        assert res["slurm_partition"] == "gpu", rule
+    for rule, res in jobs:
+        assert res.get("slurm_account"), rule  # the account placeholder reaches every job
+        if rule in ("enrichment_compute", "enrichment_semantics", "data_prepare", "figures_enrichment"):
+            assert res["slurm_partition"] == "cpu", rule
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert "slurm_extra" not in str(profile)  # the plugin rejects --gres there; gres/gpu_model resources instead
