@@ -105,13 +105,15 @@ check_input_paths(config)
 
 
 def get_plmscope_command():
-    """The plmscope CLI to call: the conda env's under --use-conda, else the one beside this Python.
+    """The plmscope CLI to call, as a list (each element quoted with `:q`).
 
-    So `.venv/bin/snakemake` finds the venv's `plmscope` without activating the venv.
+    Under --use-conda / --sdm conda the envs hold dependencies only (envs/*.yaml): the package runs
+    from this workflow's own source, `env PYTHONPATH=<workflow>/src python -m plmscope.cli`. Else the
+    `plmscope` beside this Python, so `.venv/bin/snakemake` finds the venv's without activating it.
     """
     if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-        return "plmscope"
-    return shutil.which("plmscope", path=str(Path(sys.executable).parent)) or "plmscope"
+        return ["env", f"PYTHONPATH={Path(workflow.basedir, 'src')}", "python", "-m", "plmscope.cli"]
+    return [shutil.which("plmscope", path=str(Path(sys.executable).parent)) or "plmscope"]
 
 
 PLMSCOPE = get_plmscope_command()
