@@ -161,3 +161,14 @@ def _required(verb: str) -> list[str]:
         "contacts": ["contacts", "--proteins", "p", "--model", "m", "-o", "o"],
         "probe": ["probe", "--proteins", "p", "--model", "m", "-o", "o"],
     }[verb]
+
+
+def test_semantics_switch_agrees_in_schema_config_cli_and_analysis():
+    from plmscope.analysis import semantics
+
+    top, paper = SCHEMA["properties"]["semantics"], SCHEMA["properties"]["paper"]["properties"]["semantics"]
+    assert top["enum"] == paper["enum"] == list(opt.SEMANTICS_CHOICES) == list(semantics.SEMANTICS)
+    assert top["default"] == CONFIG["semantics"] == opt.SEMANTICS == semantics.DEFAULT_SEMANTICS == "plmscope"
+    assert paper["default"] == CONFIG["paper"]["semantics"] == opt.PAPER_SEMANTICS == "provis"
+    for verb in ("attention", "enrichment"):
+        assert vars(build_parser().parse_args(_required(verb)))["semantics"] == opt.SEMANTICS

@@ -127,3 +127,23 @@ def test_markdown_has_both_tables():
     assert "| 30-14: 58.5% | 1.27 | yes |" in text
     assert "| prot_bert | demo | prot_bert | 0.50 | 0.68 |" in text
     assert "| ProtXLNet | – | prot_xlnet | – | 0.71 |" in text
+
+
+def test_both_semantics_side_by_side_with_one_line_per_definition():
+    provis = _table({"contact": (29, 13, 600)})
+    plm = _table({"contact": (28, 12, 600)})
+    both = [ModelResult("prot_bert", "prot_bert", "demo", provis, semantics="provis", alternate=plm)]
+    frame = build_comparison(both, read_paper_heads(HEADS), read_paper_blosum(BLOSUM))
+    row = frame[(frame["model"] == "prot_bert") & (frame["feature"] == "contact")].iloc[0]
+    assert row["semantics"] == "provis" and row["provis_head"] == row["our_head"] == "30-14"
+    assert row["plmscope_head"] is not None and not pd.isna(row["plmscope_value_pct"])
+    text = comparison_markdown(frame)
+    assert "ours, provis semantics" in text and "ours, plmscope semantics" in text
+    assert "- **attention kept**: provis: weights > theta; plmscope: weights >= theta" in text
+    assert "column is empty" not in text
+
+    one = [ModelResult("prot_bert", "prot_bert", "demo", plm, semantics="plmscope")]
+    frame = build_comparison(one, read_paper_heads(HEADS), read_paper_blosum(BLOSUM))
+    ours = frame[frame["model"] == "prot_bert"]
+    assert ours["provis_head"].isna().all() and ours["plmscope_head"].notna().any()
+    assert "The *ours, provis semantics* column is empty: this run computed only plmscope" in comparison_markdown(frame)

@@ -135,6 +135,11 @@ def test_paper_target_plans_every_model_dataset_and_download(profile):
         assert f"rule {rule}:" in out
     assert "--sample 5000 --seed 123" in out
     assert "--background-proteins results/proteins_full/proteinnet.parquet" in out
+    assert "--sample 5000 --seed 123 --semantics provis" in out  # the paper's own datasets: provis sample
+    assert "-o results/enrichment/prot_bert/proteinnet" in out
+    assert "--semantics provis > logs/enrichment_compute/prot_bert/proteinnet.log" in out
+    assert "-o results/enrichment_plmscope/prot_bert/proteinnet" in out  # the other semantics, for the comparison
+    assert "--enrichment-alternate results/enrichment_plmscope/tape_bert/proteinnet" in out
     if profile is not None:
         assert "slurm_partition=gpu" in out and "gpu=1" in out
 
@@ -148,3 +153,53 @@ def test_epistasis_targets_plan_every_landscape(target):
     for landscape in section["landscapes"]:
         assert f"output: results/epistasis/{landscape}" in result.stdout
     assert "plmscope epistasis --spec" in result.stdout
+
+
+def test_default_run_uses_the_configured_semantics_and_no_alternate():
+    result = snakemake("-n", "--forceall", "-p")
+    assert result.returncode == 0, result.stdout
+    assert "--semantics plmscope > logs/enrichment_compute/antiberty/demo.log" in result.stdout
+    assert "enrichment_plmscope" not in result.stdout and "enrichment_provis" not in result.stdout
+
+
+def test_attention_shards_plan_one_job_per_shard_and_one_enrichment(tmp_path):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["attention"]["shards"] = 2
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("results/figures/antiberty/demo", "-n", "--forceall", "-p", "--configfile", str(tmp_path / "config.yaml"))
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    for k in range(2):
+        assert f"-o results/attention_shards/antiberty/demo/{k}" in out and f"--shard {k}/2" in out
+    assert "--attention results/attention_shards/antiberty/demo/0 results/attention_shards/antiberty/demo/1" in out
+    assert "-o results/attention/antiberty/demo " not in out
+
+
+def _job_resources(dry_run: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of every job block of a dry run's output."""
+    import re
+
+    jobs = []
+    for block in re.split(r"\n(?=rule \w+:)", dry_run):
+        rule = re.match(r"rule (\w+):", block)
+        found = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if rule and found:
+            pairs = (item.split("=", 1) for item in found.group(1).split(", ") if "=" in item)
+            jobs.append((rule.group(1), {k: v for k, v in pairs}))
+    return jobs
+
+
+def test_slurm_profile_routes_every_gpu_job_to_the_gpu_partition():
+    result = snakemake("-n", "--forceall", "--profile", "profiles/slurm", "paper", "epistasis_paper")
+    assert result.returncode == 0, result.stdout
+    jobs = _job_resources(result.stdout)
+    gpu_jobs = [(rule, res) for rule, res in jobs if int(res.get("gpu", 0)) > 0]
+    assert {"attention_extract", "probing_run", "epistasis_recover"} <= {rule for rule, _ in gpu_jobs}
+    for rule, res in gpu_jobs:
+        assert res["slurm_partition"] == "gpu", rule
+    for rule, res in jobs:
+        assert res.get("slurm_account"), rule  # the account placeholder reaches every job
+        if rule in ("enrichment_compute", "enrichment_semantics", "data_prepare", "figures_enrichment"):
+            assert res["slurm_partition"] == "cpu", rule
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert "slurm_extra" not in str(profile)  # the plugin rejects --gres there; gres/gpu_model resources instead

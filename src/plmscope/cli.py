@@ -24,6 +24,7 @@ def run_prepare(args: argparse.Namespace) -> None:
         dssp=args.dssp,
         sample=args.sample,
         seed=args.seed,
+        semantics=args.semantics,
     )
     logging.info("wrote %d protein chains to %s", n, args.output)
 
@@ -43,6 +44,8 @@ def run_attention(args: argparse.Namespace) -> None:
         window_stride=args.window_stride,
         device=args.device,
         dtype=args.dtype,
+        semantics=args.semantics,
+        shard=args.shard,
         resume=not args.restart,
         rows_per_part=args.rows_per_part,
         proteins_per_part=args.proteins_per_part,
@@ -55,7 +58,7 @@ def run_enrichment(args: argparse.Namespace) -> None:
     from plmscope.runs.enrichment import run_enrichment as run
 
     summary = run(
-        Path(args.attention),
+        [Path(p) for p in args.attention],
         Path(args.proteins),
         Path(args.output),
         min_count=args.min_count,
@@ -64,6 +67,7 @@ def run_enrichment(args: argparse.Namespace) -> None:
         contact_cutoff=args.contact_cutoff,
         contact_min_separation=args.contact_min_separation,
         background_proteins=args.background_proteins,
+        semantics=args.semantics,
     )
     logging.info("enrichment summary: %s", summary)
 
@@ -131,7 +135,8 @@ def run_paper(args: argparse.Namespace) -> None:
     from plmscope.runs.paper_analyses import run_paper_analyses
 
     summary = run_paper_analyses(
-        Path(args.enrichment), Path(args.output), model_key=args.model_key, label=args.label, dataset=args.dataset
+        Path(args.enrichment), Path(args.output), model_key=args.model_key, label=args.label, dataset=args.dataset,
+        semantics=args.semantics,
     )
     logging.info("paper analyses summary: %s", summary)
 
@@ -155,6 +160,7 @@ def run_compare(args: argparse.Namespace) -> None:
         paper_blosum=Path(args.paper_blosum),
         feature_datasets=pairs or None,
         probing_dirs=[Path(p) for p in args.probing or []],
+        alternate_dirs=args.enrichment_alternate,
     )
     logging.info("comparison summary: %s", summary)
 
@@ -288,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dssp", action="store_true", help="assign ss8 with mkdssp (pdb format only)")
     p.add_argument("--sample", type=int, default=None, help="keep a seeded random subset of N records")
     p.add_argument("--seed", type=int, default=opt.PREPARE_SEED, help="seed of --sample (paper: 123)")
+    p.add_argument("--semantics", choices=opt.SEMANTICS_CHOICES, default=opt.SEMANTICS,
+                   help="how --sample draws: provis = torch.randperm(n)[:N] in that order, plmscope = numpy draw in input order")
     p.set_defaults(func=run_prepare)
 
     p = sub.add_parser("attention", help=run_attention.__doc__)
@@ -309,10 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="proteins per Parquet part, also how often progress is saved for resuming")
     p.add_argument("--device", default=opt.DEVICE, help="auto, cpu, cuda, cuda:N")
     p.add_argument("--dtype", default=opt.DTYPE, choices=opt.DTYPES)
+    p.add_argument("--semantics", choices=opt.SEMANTICS_CHOICES, default=opt.SEMANTICS,
+                   help="provis runs the model in float32 (as the authors did) and refuses another explicit --dtype")
+    p.add_argument("--shard", metavar="K/N", default=None,
+                   help="run only proteins i with i %% N == K (0-based), one of N jobs; enrichment sums the shards")
     p.set_defaults(func=run_attention)
 
     p = sub.add_parser("enrichment", help=run_enrichment.__doc__)
-    p.add_argument("--attention", required=True, help="attention dataset directory")
+    p.add_argument("--attention", required=True, nargs="+",
+                   help="attention dataset directory, or the shards of one run (their counts are summed)")
     p.add_argument("--proteins", required=True)
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--min-count", type=int, default=opt.MIN_COUNT, help="mask heads with fewer thresholded weights")
@@ -323,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--background-proteins", help="protein table for background frequencies (paper: the full train split)"
     )
+    p.add_argument("--semantics", choices=opt.SEMANTICS_CHOICES, default=opt.SEMANTICS,
+                   help="provis: the authors' definitions (weights > theta summed, provis backgrounds and intervals); plmscope: corrected")
     p.set_defaults(func=run_enrichment)
 
     p = sub.add_parser("figures", help=run_figures.__doc__)
@@ -379,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-key", help="key in the paper tables (default: from the model name, e.g. prot_bert)")
     p.add_argument("--label", help="our name for the model (default: the model key)")
     p.add_argument("--dataset", help="dataset name recorded for the comparison")
+    p.add_argument("--semantics", choices=opt.SEMANTICS_CHOICES, default=opt.SEMANTICS,
+                   help="center of gravity: provis = 0-based, layers without a scored head undefined; plmscope = 1-based")
     p.set_defaults(func=run_paper)
 
     p = sub.add_parser("compare", help=run_compare.__doc__)
@@ -392,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dataset each feature is measured on (amino_acids=... for BLOSUM62)")
     p.add_argument("--probing", nargs="+", metavar="DIR",
                    help="probing outputs (<model>/<dataset>, provis or plmscope semantics) to list, labelled")
+    p.add_argument("--enrichment-alternate", nargs="+", default=None,
+                   help="the same runs' enrichment under the other semantics, same order (fills the other column)")
     p.set_defaults(func=run_compare)
 
     p = sub.add_parser("probe", help=run_probe.__doc__)

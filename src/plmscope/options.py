@@ -51,6 +51,12 @@ SOLVERS: tuple[str, ...] = get_args(Solver)
 SelectRange = Literal["short", "medium", "long", "all"]
 SELECT_RANGES: tuple[str, ...] = get_args(SelectRange)
 
+Semantics = Literal["provis", "plmscope"]
+"""Definitions of the analyses: ``provis`` reproduces the authors' code (salesforce/provis) exactly,
+``plmscope`` uses the corrected ones (README "Semantics: provis vs plmscope";
+:mod:`plmscope.analysis.semantics`)."""
+SEMANTICS_CHOICES: tuple[str, ...] = get_args(Semantics)
+
 # ------------------------------------------------------------------ result-defining defaults
 THETA = 0.3
 """Attention threshold: weights ``>= THETA`` are kept (Vig et al. 2021)."""
@@ -69,6 +75,10 @@ TOP_K = 10
 LONG_SEQUENCES: LongSequences = "truncate"
 DEVICE = "auto"
 DTYPE: DType = "auto"
+SEMANTICS: Semantics = "plmscope"
+"""Semantics of every verb and of the default run (config ``semantics``)."""
+PAPER_SEMANTICS: Semantics = "provis"
+"""Semantics of the ``paper`` target's own jobs (config ``paper.semantics``): the authors' definitions."""
 
 MAX_TOKENS: Literal["auto"] | int = "auto"
 """Padded tokens per attention batch: ``"auto"`` picks :data:`MAX_TOKENS_CPU` or :data:`MAX_TOKENS_CUDA`."""
@@ -77,6 +87,8 @@ MAX_TOKENS_CPU = 4096
 MAX_TOKENS_CUDA = 16384
 PROBE_MAX_TOKENS = 4096
 PROTEINS_PER_PART = 250
+SHARDS = 1
+"""Attention jobs per (model, dataset) (config ``attention.shards``): protein i goes to shard ``i % SHARDS``."""
 ROWS_PER_PART = 5_000_000
 PREPARE_SEED = 123
 """Seed of ``prepare --sample`` (the paper's subsets)."""
@@ -203,6 +215,24 @@ def resolve_max_tokens(max_tokens: int | str, device_type: str) -> int:
     if max_tokens == "auto":
         return MAX_TOKENS_CPU if device_type == "cpu" else MAX_TOKENS_CUDA
     return check_int("max_tokens", max_tokens)
+
+
+def parse_shard(shard: str | None) -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)`` with ``0 <= K < N`` (None: ``(0, 1)``, the whole dataset).
+
+    Raises:
+        PlmscopeError: not of that form.
+    """
+    if shard is None:
+        return 0, 1
+    index, sep, count = str(shard).partition("/")
+    try:
+        k, n = int(index), int(count)
+    except ValueError:
+        k = n = -1
+    if not sep or n < 1 or not 0 <= k < n:
+        raise PlmscopeError(f"shard must be K/N with 0 <= K < N, got {shard!r}")
+    return k, n
 
 
 def max_tokens_arg(text: str) -> int | str:

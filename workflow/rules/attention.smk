@@ -42,6 +42,8 @@ rule attention_extract:
         per_part=config["attention"]["proteins_per_part"],
         device=config["attention"]["device"],
         dtype=get_attention_setting("dtype"),
+        semantics=lambda wildcards: get_semantics(wildcards.model),
+        shard=[],
     conda:
         "../../envs/torch.yaml"
     threads: config["attention"]["threads"]
@@ -55,4 +57,25 @@ rule attention_extract:
         " --max-residues {params.max_residues:q} --max-tokens {params.max_tokens:q}"
         " --long-sequences {params.long_sequences:q} {params.window:q}"
         " --proteins-per-part {params.per_part:q} --device {params.device:q}"
-        " --dtype {params.dtype:q} > {log:q} 2>&1"
+        " --dtype {params.dtype:q} --semantics {params.semantics:q} {params.shard:q} > {log:q} 2>&1"
+
+
+# One of `attention.shards` jobs over a dataset (proteins i with i % shards == shard); the enrichment sums them.
+use rule attention_extract as attention_extract_shard with:
+    output:
+        directory("results/attention_shards/{model}/{dataset}/{shard}"),
+    log:
+        "logs/attention_extract/{model}/{dataset}/shard-{shard}.log",
+    params:
+        plmscope=PLMSCOPE,
+        source=get_model_source,
+        theta=config["attention"]["theta"],
+        max_residues=config["attention"]["max_residues"],
+        max_tokens=get_attention_setting("max_tokens"),
+        long_sequences=config["attention"]["long_sequences"],
+        window=get_optional_option("--window-stride", config["attention"]["window_stride"]),
+        per_part=config["attention"]["proteins_per_part"],
+        device=config["attention"]["device"],
+        dtype=get_attention_setting("dtype"),
+        semantics=lambda wildcards: get_semantics(wildcards.model),
+        shard=lambda wc: ["--shard", f"{wc.shard}/{get_shards(wc.model)}"],

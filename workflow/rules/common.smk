@@ -105,13 +105,15 @@ check_input_paths(config)
 
 
 def get_plmscope_command():
-    """The plmscope CLI to call: the conda env's under --use-conda, else the one beside this Python.
+    """The plmscope CLI to call, as a list (each element quoted with `:q`).
 
-    So `.venv/bin/snakemake` finds the venv's `plmscope` without activating the venv.
+    Under --use-conda / --sdm conda the envs hold dependencies only (envs/*.yaml): the package runs
+    from this workflow's own source, `env PYTHONPATH=<workflow>/src python -m plmscope.cli`. Else the
+    `plmscope` beside this Python, so `.venv/bin/snakemake` finds the venv's without activating it.
     """
     if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-        return "plmscope"
-    return shutil.which("plmscope", path=str(Path(sys.executable).parent)) or "plmscope"
+        return ["env", f"PYTHONPATH={Path(workflow.basedir, 'src')}", "python", "-m", "plmscope.cli"]
+    return [shutil.which("plmscope", path=str(Path(sys.executable).parent)) or "plmscope"]
 
 
 PLMSCOPE = get_plmscope_command()
@@ -219,11 +221,12 @@ def get_dssp_option(wildcards):
 
 
 def get_sample_option(wildcards):
-    """`["--sample", N, "--seed", S]` when the dataset asks for a seeded subset, else `[]`."""
+    """`["--sample", N, "--seed", S, "--semantics", X]` when the dataset asks for a seeded subset, else `[]`."""
     dataset = ALL_DATASETS[wildcards.dataset]
     if dataset.get("sample") is None:
         return []
-    return ["--sample", str(dataset["sample"]), "--seed", str(dataset.get("seed", 123))]
+    return ["--sample", str(dataset["sample"]), "--seed", str(dataset.get("seed", 123)),
+            "--semantics", get_dataset_semantics(wildcards.dataset)]  # fmt: skip
 
 
 def is_sampled(dataset):
@@ -262,6 +265,54 @@ def get_model_input(wildcards):
 def is_paper_only(model):
     """True for a model of the `paper:` block that the default run does not configure."""
     return model in PAPER_MODELS and model not in MODELS
+
+
+# ---- semantics (README "Semantics: provis vs plmscope") ---------------------------------------
+# The default run's jobs use `semantics`, the `paper` target's own jobs (paper-only models and
+# datasets) `paper.semantics`; the paper comparison also computes each enrichment under the other.
+SEMANTICS = config["semantics"]
+PAPER_SEMANTICS = PAPER["semantics"]
+OTHER_SEMANTICS = {"provis": "plmscope", "plmscope": "provis"}
+
+
+wildcard_constraints:
+    semantics="provis|plmscope",
+    shard="[0-9]+",
+
+
+def get_semantics(model):
+    """Semantics of a model's attention and enrichment: `paper.semantics` for paper-only models, else `semantics`."""
+    return PAPER_SEMANTICS if is_paper_only(model) else SEMANTICS
+
+
+def get_dataset_semantics(dataset):
+    """Semantics of a dataset's sample: `paper.semantics` for a dataset only the paper block configures."""
+    return PAPER_SEMANTICS if dataset in PAPER_DATASETS and dataset not in DATASETS else SEMANTICS
+
+
+def get_alternate_enrichment(models, datasets):
+    """Enrichment of each model x dataset under the semantics it does not use by default."""
+    return [
+        f"results/enrichment_{OTHER_SEMANTICS[get_semantics(model)]}/{model}/{dataset}"
+        for model in models
+        for dataset in datasets
+    ]
+
+
+def get_shards(model):
+    """Attention jobs per dataset of a model (`attention.shards`, `paper.attention.shards` for paper-only models)."""
+    if is_paper_only(model) and "shards" in PAPER["attention"]:
+        return PAPER["attention"]["shards"]
+    return config["attention"]["shards"]
+
+
+def get_attention_dirs(wildcards):
+    """The attention dataset of a model x dataset, or its shards when `attention.shards` > 1."""
+    model, dataset = wildcards.model, wildcards.dataset
+    shards = get_shards(model)
+    if shards == 1:
+        return [f"results/attention/{model}/{dataset}"]
+    return [f"results/attention_shards/{model}/{dataset}/{k}" for k in range(shards)]
 
 
 def get_attention_setting(key):

@@ -3,7 +3,7 @@
 
 rule enrichment_compute:
     input:
-        attention="results/attention/{model}/{dataset}",
+        attention=get_attention_dirs,
         proteins="results/proteins/{dataset}.parquet",
         background=get_background_input,
     output:
@@ -18,6 +18,7 @@ rule enrichment_compute:
         cutoff=config["enrichment"]["contact_cutoff"],
         min_sep=config["enrichment"]["contact_min_separation"],
         background=get_background_option,
+        semantics=lambda wildcards: get_semantics(wildcards.model),
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -28,4 +29,22 @@ rule enrichment_compute:
         "{params.plmscope:q} enrichment --attention {input.attention:q} --proteins {input.proteins:q}"
         " -o {output:q} --min-count {params.min_count:q} --alpha {params.alpha:q}"
         " --top-k {params.top_k:q} --contact-cutoff {params.cutoff:q}"
-        " --contact-min-separation {params.min_sep:q} {params.background:q} > {log:q} 2>&1"
+        " --contact-min-separation {params.min_sep:q} {params.background:q} --semantics {params.semantics:q}"
+        " > {log:q} 2>&1"
+
+
+# The same enrichment under a chosen semantics (the paper comparison shows both).
+use rule enrichment_compute as enrichment_semantics with:
+    output:
+        directory("results/enrichment_{semantics}/{model}/{dataset}"),
+    log:
+        "logs/enrichment_semantics/{semantics}/{model}/{dataset}.log",
+    params:
+        plmscope=PLMSCOPE,
+        min_count=config["enrichment"]["min_count"],
+        alpha=config["enrichment"]["alpha"],
+        top_k=config["enrichment"]["top_k"],
+        cutoff=config["enrichment"]["contact_cutoff"],
+        min_sep=config["enrichment"]["contact_min_separation"],
+        background=get_background_option,
+        semantics=lambda wildcards: wildcards.semantics,

@@ -29,7 +29,7 @@ rule figures_enrichment:
 rule figures_view3d:
     input:
         proteins="results/proteins/{dataset}.parquet",
-        attention="results/attention/{model}/{dataset}",
+        attention=lambda wildcards: get_attention_dirs(wildcards)[0],  # with shards: the first shard's proteins
         enrichment="results/enrichment/{model}/{dataset}",
     output:
         report(

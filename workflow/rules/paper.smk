@@ -19,6 +19,7 @@ rule analysis_paper:
         "logs/analysis_paper/{model}/{dataset}.log",
     params:
         plmscope=PLMSCOPE,
+        semantics=lambda wildcards: get_semantics(wildcards.model),
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -27,7 +28,7 @@ rule analysis_paper:
         runtime=20,
     shell:
         "{params.plmscope:q} paper --enrichment {input:q} -o {output:q} --label {wildcards.model:q}"
-        " --dataset {wildcards.dataset:q} > {log:q} 2>&1"
+        " --dataset {wildcards.dataset:q} --semantics {params.semantics:q} > {log:q} 2>&1"
 
 
 rule analysis_comparison:
@@ -67,6 +68,7 @@ rule paper_comparison:
         ),
         analyses=get_paper_analyses_output(PAPER_MODELS, get_comparison_datasets()),
         probing=get_probing_output(PAPER_MODELS, get_paper_probing_datasets()),
+        alternate=get_alternate_enrichment(PAPER_MODELS, get_comparison_datasets()),
         paper_heads=PAPER_VALUES_DIR / "vig2021_top_heads.csv",
         paper_blosum=PAPER_VALUES_DIR / "vig2021_blosum.csv",
     output:
@@ -92,8 +94,8 @@ rule paper_comparison:
     shell:
         "{params.plmscope:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
         " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q}"
-        " {params.feature_datasets:q} --probing {input.probing:q} -o {output.csv:q} --markdown {output.md:q}"
-        " > {log:q} 2>&1"
+        " --enrichment-alternate {input.alternate:q} {params.feature_datasets:q} --probing {input.probing:q}"
+        " -o {output.csv:q} --markdown {output.md:q} > {log:q} 2>&1"
 
 
 rule paper:

@@ -41,9 +41,30 @@ PAPER_BLOSUM_COLUMNS: tuple[str, ...] = ("model_key", "paper_blosum_r")
 COMPARISON_COLUMNS: tuple[str, ...] = (
     "model", "dataset", "model_key", "feature", "our_head", "our_value_pct", "our_ci_low_pct", "our_ci_high_pct",
     "our_background_pct", "our_heads_tested", "paper_head", "paper_value_pct", "paper_background_pct",
-    "same_head", "our_blosum_r", "blosum_dataset", "paper_blosum_r",
+    "same_head", "our_blosum_r", "blosum_dataset", "paper_blosum_r", "semantics",
+    "provis_head", "provis_value_pct", "provis_background_pct", "plmscope_head", "plmscope_value_pct",
+    "plmscope_background_pct",
 )  # fmt: skip
-"""Columns of :func:`build_comparison`."""
+"""Columns of :func:`build_comparison`: the ``our_*`` columns come from the run's own semantics
+(``semantics``); ``provis_*`` / ``plmscope_*`` give our top head under each semantics (NaN when the
+run did not compute that semantics)."""
+
+SEMANTICS_NAMES: tuple[str, ...] = ("provis", "plmscope")
+
+SEMANTICS_DIFFERENCES: tuple[tuple[str, str], ...] = (
+    ("attention kept", "provis: weights > theta; plmscope: weights >= theta"),
+    ("value", "provis: sum of kept weights on the feature / sum of kept weights; plmscope: the same with counts"),
+    ("contact denominator", "provis: every kept pair of a chain with structure; plmscope: pairs with both coordinates"),
+    ("contact background", "provis: |i - j| >= 6 pairs of the first 512 residues of the whole split; "
+     "plmscope: all valid pairs of the analysed residues"),
+    ("site / PTM background", "provis: first 511 residues of the whole split; plmscope: the 510 analysed residues"),
+    ("heads scored", "provis: weight sum > 100; plmscope: >= 100 kept weights"),
+    ("interval", "provis: normal interval from truncated sums at alpha / m; plmscope: Wilson at alpha / m"),
+    ("ties", "provis: the later layer, then head, wins; plmscope: the earlier"),
+    ("sample", "provis: torch.randperm(n)[:5000] after seed 123, its order; plmscope: numpy draw, input order"),
+    ("precision", "provis: float32; plmscope: float16 on CUDA by default"),
+)  # fmt: skip
+"""One line per definition where the two semantics differ (README "Semantics: provis vs plmscope")."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,8 @@ class ModelResult:
         dataset: dataset name, or None.
         enrichment: the enrichment table (:func:`plmscope.analysis.enrichment.summarise`).
         blosum_r: our attention-similarity vs BLOSUM62 correlation, or None when not computed.
+        semantics: the semantics ``enrichment`` was computed under (None: not recorded).
+        alternate: the enrichment table of the same run under the other semantics, or None.
     """
 
     model: str
@@ -63,6 +86,17 @@ class ModelResult:
     dataset: str | None
     enrichment: pd.DataFrame
     blosum_r: float | None = None
+    semantics: str | None = None
+    alternate: pd.DataFrame | None = None
+
+    def by_semantics(self) -> dict[str, pd.DataFrame]:
+        """Enrichment tables by semantics name (the alternate is the other one)."""
+        out = {}
+        if self.semantics in SEMANTICS_NAMES:
+            out[self.semantics] = self.enrichment
+            if self.alternate is not None:
+                out[next(s for s in SEMANTICS_NAMES if s != self.semantics)] = self.alternate
+        return out
 
 
 def resolve_model_key(source: str) -> str:
@@ -196,12 +230,12 @@ def build_comparison(
     heads = paper_heads.set_index(["model_key", "feature"])
     blosum = paper_blosum.set_index("model_key")["paper_blosum_r"]
     rows = []
-    entries = [(r.model, r.dataset, r.model_key, r.enrichment, r.blosum_r) for r in results]
+    entries = [(r.model, r.dataset, r.model_key, r.enrichment, r.blosum_r, r) for r in results]
     if include_paper_only:
         ours = {r.model_key for r in results}
         known = list(dict.fromkeys([*paper_heads["model_key"], *paper_blosum["model_key"]]))
-        entries += [(PAPER_MODELS.get(k, k), None, k, None, None) for k in known if k not in ours]
-    for model, dataset, key, table, blosum_r in entries:
+        entries += [(PAPER_MODELS.get(k, k), None, k, None, None, None) for k in known if k not in ours]
+    for model, dataset, key, table, blosum_r, result in entries:
         for feature in features:
             row = {"model": model, "dataset": dataset, "model_key": key, "feature": feature}
             if table is None:
@@ -222,11 +256,23 @@ def build_comparison(
             row["our_blosum_r"] = np.nan if blosum_r is None else float(blosum_r)
             row["blosum_dataset"] = dataset
             row["paper_blosum_r"] = float(blosum[key]) if key in blosum.index else np.nan
+            row.update(_by_semantics(result, feature))
             rows.append(row)
     frame = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
     if feature_datasets:
         frame = _pick_datasets(frame, results, feature_datasets)
     return frame.astype({"same_head": "boolean", "our_heads_tested": "int64"})
+
+
+def _by_semantics(result: ModelResult | None, feature: str) -> dict:
+    """``semantics`` and the ``provis_*`` / ``plmscope_*`` top-head columns of one row."""
+    tables = {} if result is None else result.by_semantics()
+    row: dict = {"semantics": None if result is None else result.semantics}
+    for name in SEMANTICS_NAMES:
+        top = _our_top(tables[name], feature) if name in tables else _our_top(pd.DataFrame(columns=["feature"]), feature)
+        row.update({f"{name}_head": top["our_head"], f"{name}_value_pct": top["our_value_pct"],
+                    f"{name}_background_pct": top["our_background_pct"]})  # fmt: skip
+    return row
 
 
 def _pick_datasets(
@@ -263,6 +309,19 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join(lines)
 
 
+def _semantics_notes(frame: pd.DataFrame) -> list[str]:
+    """The semantics section: which columns are empty and why, and one line per definition that differs."""
+    lines = ["## Semantics: provis (the authors' code) vs plmscope (corrected)", ""]
+    ours = frame[frame["dataset"].notna()]
+    for name in SEMANTICS_NAMES:
+        if len(ours) and ours[f"{name}_head"].isna().all() and not (ours["semantics"] == name).any():
+            lines.append(f"- The *ours, {name} semantics* column is empty: this run computed only "
+                         f"{', '.join(sorted(set(ours['semantics'].dropna()))) or 'an unrecorded semantics'} "
+                         "(the `paper` target computes both).")  # fmt: skip
+    lines += [f"- **{what}**: {how}" for what, how in SEMANTICS_DIFFERENCES]
+    return [*lines, ""]
+
+
 def comparison_markdown(frame: pd.DataFrame) -> str:
     """Two Markdown tables: top heads per feature, and BLOSUM62 correlations per model.
 
@@ -275,10 +334,15 @@ def comparison_markdown(frame: pd.DataFrame) -> str:
         if not pd.isna(r.our_head):
             ours = f"{r.our_head}: {_fmt(r.our_value_pct)}% [{_fmt(r.our_ci_low_pct)}, {_fmt(r.our_ci_high_pct)}]"
         paper = "–" if pd.isna(r.paper_head) else f"{r.paper_head}: {_fmt(r.paper_value_pct)}%"
+        by_sem = [
+            "–" if pd.isna(getattr(r, f"{n}_head")) else
+            f"{getattr(r, f'{n}_head')}: {_fmt(getattr(r, f'{n}_value_pct'))}% (bg {_fmt(getattr(r, f'{n}_background_pct'), 2)})"
+            for n in SEMANTICS_NAMES
+        ]  # fmt: skip
         head_rows.append(
             [
-                str(r.model), _fmt(r.dataset), str(r.feature), ours, _fmt(r.our_background_pct, 2), paper,
-                _fmt(r.paper_background_pct, 2), _fmt(r.same_head),
+                str(r.model), _fmt(r.dataset), str(r.feature), ours, _fmt(r.our_background_pct, 2),
+                paper, _fmt(r.paper_background_pct, 2), _fmt(r.same_head), _fmt(r.semantics), *by_sem,
             ]
         )  # fmt: skip
     blosum = frame.drop_duplicates(["model", "blosum_dataset", "model_key"])
@@ -297,10 +361,11 @@ def comparison_markdown(frame: pd.DataFrame) -> str:
         "",
         _markdown_table(
             ["model", "dataset", "feature", "our top head", "our background %", "paper top head",
-             "paper background %", "same head"],
+             "paper background %", "same head", "our semantics", "ours, provis semantics", "ours, plmscope semantics"],
             head_rows,
         ),  # fmt: skip
         "",
+        *_semantics_notes(frame),
         "## Attention similarity of amino acids vs BLOSUM62 (Pearson r)",
         "",
         _markdown_table(["model", "dataset", "model key", "our r", "paper r"], blosum_rows),

@@ -9,23 +9,24 @@ The definitions of both sides are tabulated in the README ("Semantics: provis vs
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from plmscope import options as opt
 from plmscope.analysis.features import FeatureArrays
 from plmscope.data.table import ProteinRecord
 from plmscope.errors import PlmscopeError
 
-Semantics = Literal["provis", "plmscope"]
+Semantics = opt.Semantics
 """``provis``: reproduce the authors' code (salesforce/provis on TAPE) exactly; ``plmscope``: the
 corrected definitions (default of every plmscope verb; the ``paper`` target uses ``provis``)."""
 
-SEMANTICS: tuple[str, ...] = get_args(Semantics)
+SEMANTICS: tuple[str, ...] = opt.SEMANTICS_CHOICES
 
-DEFAULT_SEMANTICS: Semantics = "plmscope"
+DEFAULT_SEMANTICS: Semantics = opt.SEMANTICS
 
 PROVIS_DTYPE = "float32"
 """Model precision under provis semantics: provis ran the models in float32. plmscope's default

@@ -14,6 +14,7 @@ from plmscope.data.table import ProteinRecord, read_proteins, write_proteins
 from plmscope.data.tape_lmdb import read_tape_lmdb
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import check_output
+from plmscope.options import SEMANTICS, SEMANTICS_CHOICES, Semantics, check_choice
 
 InputFormat = Literal["proteinnet", "tape-lmdb", "pdb", "fasta", "table"]
 """Input formats; ``pdb`` covers PDB and mmCIF files (optionally gzipped), ``table`` is an
@@ -55,15 +56,25 @@ def read_inputs(inputs: Sequence[Path], *, fmt: InputFormat, dssp: bool = False)
     return records
 
 
-def sample_records(records: list[ProteinRecord], *, n: int, seed: int) -> list[ProteinRecord]:
-    """Draw ``n`` records without replacement with a seeded generator, keeping input order.
+def sample_records(
+    records: list[ProteinRecord], *, n: int, seed: int, semantics: Semantics = SEMANTICS
+) -> list[ProteinRecord]:
+    """Draw ``n`` records without replacement with a seeded generator.
 
     The paper analyses 5,000 sequences drawn from each training split with seed 123; the
-    draw depends only on (number of records, n, seed), so it is reproducible. ``n`` at or
-    above the number of records keeps them all.
+    draw depends only on (number of records, n, seed), so it is reproducible.
+
+    ``semantics="plmscope"``: numpy draw, input order kept; ``n`` at or above the number of records
+    keeps them all. ``semantics="provis"``: ``torch.manual_seed(seed); torch.randperm(len)[:n]`` in
+    that (random) order, as the authors' code analysed them
+    (:func:`plmscope.data.sampling.provis_sample_indices`; needs torch).
     """
     if n <= 0:
         raise PlmscopeError(f"sample size must be positive, got {n}")
+    if check_choice("semantics", semantics, SEMANTICS_CHOICES) == "provis":
+        from plmscope.data.sampling import provis_sample_indices
+
+        return [records[k] for k in provis_sample_indices(len(records), n, seed)]
     if n >= len(records):
         return records
     keep = np.sort(np.random.default_rng(seed).choice(len(records), size=n, replace=False))
@@ -78,6 +89,7 @@ def prepare(
     dssp: bool = False,
     sample: int | None = None,
     seed: int = 123,
+    semantics: Semantics = SEMANTICS,
 ) -> int:
     """Parse ``inputs`` and write the protein table to ``output`` atomically.
 
@@ -88,6 +100,7 @@ def prepare(
         dssp: run ``mkdssp`` to fill ``ss8`` (only for ``fmt="pdb"``).
         sample: keep a seeded random subset of this many records (None keeps all).
         seed: seed of that subset.
+        semantics: how the subset is drawn (:func:`sample_records`).
 
     Returns:
         The number of rows written.
@@ -100,5 +113,5 @@ def prepare(
     check_output(output, directory=False, inputs=inputs)  # never an input, a directory or the working directory
     records = read_inputs(inputs, fmt=fmt, dssp=dssp)
     if sample is not None:
-        records = sample_records(records, n=sample, seed=seed)
+        records = sample_records(records, n=sample, seed=seed, semantics=semantics)
     return write_proteins(records, output)

@@ -11,7 +11,9 @@ from plmscope.attention.extract import check_lengths, extract_attention
 from plmscope.attention.windows import check_stride
 from plmscope.data.table import read_sequences
 from plmscope.io import check_output
-from plmscope.options import DType, LongSequences
+from plmscope.analysis.semantics import check_semantics, inference_dtype
+from plmscope.errors import PlmscopeError
+from plmscope.options import DType, LongSequences, parse_shard
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ def run_attention(
     window_stride: int | None = None,
     device: str = opt.DEVICE,
     dtype: DType = opt.DTYPE,
+    semantics: opt.Semantics = opt.SEMANTICS,
+    shard: str | None = None,
     progress: bool = True,
     resume: bool = True,
     rows_per_part: int = opt.ROWS_PER_PART,
@@ -58,6 +62,11 @@ def run_attention(
         window_stride: residues between window starts with ``"window"`` (default ``max_residues // 2``).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         dtype: ``"auto"``, ``"float32"``, ``"float16"``, ``"bfloat16"``.
+        semantics: ``"provis"`` runs the model in float32 whatever the device (as the authors did;
+            an explicit other dtype is refused), ``"plmscope"`` uses ``dtype``
+            (:func:`plmscope.analysis.semantics.inference_dtype`). Recorded in ``meta.json``.
+        shard: ``"K/N"``: keep only the proteins at positions ``i % N == K`` of the table (0-based
+            K), one of N attention jobs over one dataset; ``plmscope enrichment`` sums the shards.
         progress: show a progress bar on stderr.
         resume: continue a stored partial run with the same fingerprint (False: start over).
         rows_per_part: close a Parquet part after the batch that brings it to this many rows...
@@ -83,7 +92,12 @@ def run_attention(
     if max_tokens != "auto":
         opt.check_int("max_tokens", max_tokens)
     stride = check_stride(window_stride, width=int(max_residues)) if long_sequences == "window" else None
+    dtype = inference_dtype(check_semantics(semantics), dtype) or opt.DTYPE  # type: ignore[assignment]
     proteins = read_sequences(proteins_path)
+    index, count = parse_shard(shard)
+    proteins = proteins[index::count]
+    if not proteins:
+        raise PlmscopeError(f"shard {shard}: no protein of {proteins_path} falls in it")
     check_lengths(proteins, proteins_path, model=model, max_residues=int(max_residues), policy=long_sequences)
 
     from plmscope.models.registry import load_adapter
@@ -92,10 +106,11 @@ def run_attention(
     adapter = load_adapter(model, max_residues=max_residues, device=device, dtype=dtype)
     log.info("loaded %r (%s, %d layers x %d heads) on %s", model, adapter.family, adapter.num_layers,
              adapter.num_heads, adapter.device)  # fmt: skip
+    run_meta = {"proteins": str(proteins_path), "semantics": semantics, "dtype": dtype, "shard": f"{index}/{count}"}
     meta = extract_attention(
         adapter, proteins, output_dir, theta=theta, max_tokens=opt.resolve_max_tokens(max_tokens, adapter.device.type),
         long_sequences=long_sequences, window_stride=stride, progress=progress, resume=resume,
-        rows_per_part=rows_per_part, proteins_per_part=proteins_per_part, meta={"proteins": str(proteins_path)},
+        rows_per_part=rows_per_part, proteins_per_part=proteins_per_part, meta=run_meta,
         fingerprint={"model_files": model_files(model)}, inputs=inputs,
     )  # fmt: skip
     log.info("wrote %d attention rows for %d proteins to %s", meta["n_rows"], meta["n_proteins"], output_dir)

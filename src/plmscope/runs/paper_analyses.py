@@ -22,7 +22,10 @@ from plmscope.analysis.comparison import (
     resolve_model_key,
 )
 from plmscope.analysis.features import AMINO_ACID_FEATURES
-from plmscope.analysis.gravity import amino_acid_top_heads, gravity_table, layer_profiles
+from plmscope.analysis.gravity import amino_acid_top_heads, layer_profiles
+from plmscope.analysis.semantics import Semantics, check_semantics
+from plmscope.analysis.semantics import gravity as semantics_gravity
+from plmscope.options import MIN_COUNT
 from plmscope.analysis.readers import read_enrichment_meta, read_enrichment_table
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
@@ -45,6 +48,7 @@ def run_paper_analyses(
     model_key: str | None = None,
     label: str | None = None,
     dataset: str | None = None,
+    semantics: Semantics | None = None,
     dpi: int = 150,
 ) -> dict[str, Any]:
     """Cross-layer summaries, per-amino-acid top heads and the BLOSUM62 comparison of one enrichment run.
@@ -62,6 +66,11 @@ def run_paper_analyses(
             in the enrichment ``meta.json`` (:func:`plmscope.analysis.comparison.resolve_model_key`).
         label: our name for the model (e.g. the config name); defaults to ``model_key``.
         dataset: dataset name recorded for the comparison.
+        semantics: definitions of the center of gravity (:func:`plmscope.analysis.semantics.gravity`):
+            ``provis`` = 0-based layer index (``center_of_gravity_layer_number`` is the 1-based one the
+            figures draw), undefined when a layer has no scored head; needs a provis enrichment table.
+            ``plmscope`` = 1-based layer numbers. None: the semantics recorded by the enrichment run
+            (``plmscope`` when it records none). A value that contradicts the enrichment's is refused.
         dpi: PNG resolution.
 
     Returns:
@@ -72,7 +81,9 @@ def run_paper_analyses(
     """
     enrichment_dir, output_dir = Path(enrichment_dir), Path(output_dir)
     table = read_enrichment_table(enrichment_dir / "enrichment.parquet")
-    source = read_enrichment_meta(enrichment_dir / "meta.json").get("model")
+    enrichment_meta = read_enrichment_meta(enrichment_dir / "meta.json")
+    source = enrichment_meta.get("model")
+    semantics = _semantics(enrichment_dir, enrichment_meta, semantics)
     if model_key is None:
         if not source:
             raise located(enrichment_dir / "meta.json", "names no model; pass model_key")
@@ -81,11 +92,11 @@ def run_paper_analyses(
     prefix = f"{label}: "
 
     profiles = layer_profiles(table)
-    gravity = gravity_table(profiles)
+    gravity, gravity_drawn = _gravity(table, semantics, float(enrichment_meta.get("min_count") or MIN_COUNT))
     features = list(pd.unique(table["feature"]))
     main = [f for f in features if f not in AMINO_ACID_FEATURES and (gravity["feature"] == f).any()]
     amino = [f for f in features if f in AMINO_ACID_FEATURES]
-    drawn_gravity = gravity[gravity["feature"].isin(main) & gravity["center_of_gravity"].notna()]
+    drawn_gravity = gravity_drawn[gravity_drawn["feature"].isin(main) & gravity_drawn["center_of_gravity"].notna()]
 
     figures = []
     if len(drawn_gravity):
@@ -116,8 +127,8 @@ def run_paper_analyses(
         "model_key": model_key,
         "label": label,
         "dataset": dataset,
-        "center_of_gravity": "sum_l l p_l / sum_l p_l, l 1-based, p_l the mean proportion of the layer's unmasked "
-        "heads (pooled: sum n_feature / sum n_attention of those heads)",
+        "semantics": semantics,
+        "center_of_gravity": GRAVITY_DEFINITION[semantics],
         "blosum": "Pearson r over heads between attention proportions to two amino acids, vs BLOSUM62 "
         "over the 190 off-diagonal pairs",
     }
@@ -142,6 +153,32 @@ def run_paper_analyses(
     }
 
 
+GRAVITY_DEFINITION: dict[str, str] = {
+    "plmscope": "sum_l l p_l / sum_l p_l, l 1-based, p_l the mean proportion of the layer's unmasked heads (pooled: "
+    "sum n_feature / sum n_attention of those heads)",
+    "provis": "sum_l l p_l / sum_l p_l, l 0-based (center_of_gravity_layer_number = +1), p_l the mean head proportion "
+    "over heads with weight_total >= min_count; undefined when a layer has none",
+}
+
+
+def _gravity(table: pd.DataFrame, semantics: Semantics, min_count: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The gravity table (with a ``semantics`` column) and the one the figures draw (1-based layer numbers)."""
+    gravity = semantics_gravity(table, semantics=semantics, min_count=min_count)
+    drawn = gravity.assign(center_of_gravity=gravity["center_of_gravity_layer_number"]) if semantics == "provis" else gravity
+    return gravity.assign(semantics=semantics), drawn
+
+
+def _semantics(enrichment_dir: Path, meta: Mapping[str, Any], requested: str | None) -> Semantics:
+    """The semantics of the analyses: the requested one, which must match the enrichment run's when it records one."""
+    recorded = meta.get("semantics")
+    if requested is None:
+        return check_semantics(recorded or "plmscope")
+    requested = check_semantics(requested)
+    if recorded is not None and recorded != requested:
+        raise located(enrichment_dir / "meta.json", f"enrichment ran under semantics {recorded!r}, not {requested!r}")
+    return requested
+
+
 def run_comparison(
     enrichment_dirs: Sequence[str | Path],
     paper_analyses_dirs: Sequence[str | Path],
@@ -152,8 +189,13 @@ def run_comparison(
     paper_blosum: str | Path = PAPER_BLOSUM,
     feature_datasets: Mapping[str, str] | None = None,
     probing_dirs: Sequence[str | Path] = (),
+    alternate_dirs: Sequence[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Put our top heads and BLOSUM62 correlations beside the paper's, as CSV and Markdown.
+
+    Each row also shows our top head under each semantics (``provis_*``, ``plmscope_*``): the
+    enrichment's own (``semantics`` in its ``meta.json``) and, when ``alternate_dirs`` are given,
+    the other; without them the other column is empty and the Markdown says so.
 
     Args:
         enrichment_dirs: enrichment outputs, one per (model, dataset).
@@ -168,6 +210,8 @@ def run_comparison(
         probing_dirs: probing outputs ``.../<model>/<dataset>`` of either semantics; listed, labelled
             by semantics, in ``probing_comparison.csv`` beside ``output_csv`` and in the Markdown
             (:func:`plmscope.analysis.comparison.probing_comparison`).
+        alternate_dirs: the enrichment of each run under the other semantics, same order as
+            ``enrichment_dirs`` (the ``paper`` target's ``results/enrichment_<semantics>/...``).
 
     Returns:
         A summary: the two output paths and the number of rows.
@@ -175,6 +219,9 @@ def run_comparison(
     Raises:
         PlmscopeError: the two lists differ in length, or an input is missing or malformed.
     """
+    alternate_dirs = list(alternate_dirs or [])
+    if alternate_dirs and len(alternate_dirs) != len(enrichment_dirs):
+        raise PlmscopeError(f"compare: {len(alternate_dirs)} alternate enrichment directories for {len(enrichment_dirs)} runs")
     if len(enrichment_dirs) != len(paper_analyses_dirs):
         raise PlmscopeError(
             f"compare: {len(enrichment_dirs)} enrichment directories but {len(paper_analyses_dirs)} paper-analysis "
@@ -185,7 +232,8 @@ def run_comparison(
     heads = read_paper_heads(paper_heads)
     blosum = read_paper_blosum(paper_blosum)
     results = []
-    for enrichment_dir, analyses_dir in zip(map(Path, enrichment_dirs), map(Path, paper_analyses_dirs)):
+    alternates = [Path(p) for p in alternate_dirs] or [None] * len(enrichment_dirs)
+    for enrichment_dir, analyses_dir, alternate in zip(map(Path, enrichment_dirs), map(Path, paper_analyses_dirs), alternates):
         meta = _json(analyses_dir / "meta.json")
         blosum_info = _json(analyses_dir / "blosum.json")
         key = meta.get("model_key")
@@ -199,6 +247,7 @@ def run_comparison(
                 dataset=meta.get("dataset"),
                 enrichment=read_enrichment_table(enrichment_dir / "enrichment.parquet"),
                 blosum_r=None if r is None else float(r),
+                **_semantics_tables(enrichment_dir, alternate),
             )
         )
     frame = build_comparison(results, heads, blosum, feature_datasets=feature_datasets)
@@ -222,6 +271,24 @@ def _probing_comparison(probing_dirs: Sequence[str | Path]) -> pd.DataFrame | No
         gravity = d / "probing_gravity.csv"
         results.append((d.parent.name, d.name, pd.read_csv(d / "probing.csv"), pd.read_csv(gravity) if gravity.is_file() else None))
     return probing_comparison(results) if results else None
+
+
+def _semantics_tables(enrichment_dir: Path, alternate: Path | None) -> dict[str, Any]:
+    """``semantics`` of a run (its ``meta.json``; ``plmscope`` when unrecorded) and the alternate's table.
+
+    Raises:
+        PlmscopeError: the alternate ran under the same semantics or another model.
+    """
+    meta = read_enrichment_meta(enrichment_dir / "meta.json")
+    semantics = check_semantics(meta.get("semantics") or "plmscope")
+    if alternate is None:
+        return {"semantics": semantics}
+    other = read_enrichment_meta(alternate / "meta.json")
+    if check_semantics(other.get("semantics") or "plmscope") == semantics:
+        raise located(alternate / "meta.json", f"ran under {semantics!r} like {enrichment_dir}; expected the other semantics")
+    if other.get("model") != meta.get("model"):
+        raise located(alternate / "meta.json", f"model {other.get('model')!r} differs from {meta.get('model')!r} of {enrichment_dir}")
+    return {"semantics": semantics, "alternate": read_enrichment_table(alternate / "enrichment.parquet")}
 
 
 def _json(path: Path) -> dict:

@@ -20,8 +20,12 @@ def run_prepare(
     dssp: bool = False,
     sample: int | None = None,
     seed: int = opt.PREPARE_SEED,
+    semantics: opt.Semantics = opt.SEMANTICS,
 ) -> int:
     """Parse ``inputs`` into the protein table ``output`` (:func:`plmscope.data.prepare.prepare`).
+
+    ``semantics`` decides how ``sample`` is drawn: ``provis`` = ``torch.randperm`` order kept
+    (the authors' sample), ``plmscope`` = numpy draw, input order.
 
     Returns:
         The number of protein chains written.
@@ -32,4 +36,5 @@ def run_prepare(
     from plmscope.data.prepare import prepare
 
     opt.check_choice("format", fmt, opt.INPUT_FORMATS)
-    return prepare([Path(p) for p in inputs], fmt=fmt, output=Path(output), dssp=dssp, sample=sample, seed=seed)
+    return prepare([Path(p) for p in inputs], fmt=fmt, output=Path(output), dssp=dssp, sample=sample, seed=seed,
+                   semantics=semantics)
