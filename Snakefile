@@ -22,6 +22,7 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/probing.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/epistasis.smk"
+include: "workflow/rules/outputs.smk"
 
 
 rule all:

@@ -37,7 +37,7 @@ def test_lint_is_clean():
 def test_default_config_dry_run_plans_every_stage():
     result = snakemake("-n", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stdout
-    for rule in ("data_prepare", "attention_extract", "enrichment_compute", "figures_enrichment", "figures_view3d"):
+    for rule in ("data_prepare", "attention_extract", "enrichment_compute", "figures_enrichment", "figures_view3d", "outputs_readme"):
         assert rule in result.stdout
 
 

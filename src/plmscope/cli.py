@@ -263,6 +263,13 @@ def run_convert_tape(args: argparse.Namespace) -> None:
     logging.info("converted: %s", run(Path(args.tape_dir), Path(args.output)))
 
 
+def run_schemas(args: argparse.Namespace) -> None:
+    """Write the Markdown description of every output table (columns, types, index base)."""
+    from plmscope.runs.schemas import run_schemas as run
+
+    logging.info("wrote %s", run(None if args.output in (None, "-") else Path(args.output)))
+
+
 def run_models(args: argparse.Namespace) -> None:
     """List the models plmscope knows by name."""
     from plmscope.models.known import KNOWN_MODELS
@@ -459,6 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help=run_models.__doc__)
     p.set_defaults(func=run_models)
+
+    p = sub.add_parser("schemas", help=run_schemas.__doc__)
+    p.add_argument("-o", "--output", help="Markdown file (default: standard output)")
+    p.set_defaults(func=run_schemas)
     return parser
 
 

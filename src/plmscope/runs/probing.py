@@ -41,7 +41,7 @@ from plmscope.outputs import output_directory, save_figure, write_json, write_ta
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS: tuple[str, ...] = (
-    "probe", "task", "layer", "metric", "value", "chance", "n_train", "n_train_positive", "n_valid",
+    "probe", "task", "layer", "metric", "score", "chance", "n_train", "n_train_positive", "n_valid",
     "n_valid_positive", "n_valid_proteins", "converged",
 )  # fmt: skip
 """Columns of ``probing.csv``: ``probe`` is ``embedding`` or ``attention``; ``layer`` 0 is the
@@ -416,7 +416,7 @@ def _row(probe: str, task: str, layer: int, value: float, chance: float, *, y_tr
          n_valid_positive: int, n_valid_proteins: int, converged: bool) -> dict:  # fmt: skip
     """One row of :data:`RESULT_COLUMNS`."""
     return {
-        "probe": probe, "task": task, "layer": layer, "metric": TASK_METRICS[task], "value": value,
+        "probe": probe, "task": task, "layer": layer, "metric": TASK_METRICS[task], "score": value,
         "chance": chance, "n_train": len(y_train), "n_train_positive": int(np.count_nonzero(y_train)),
         "n_valid": n_valid, "n_valid_positive": n_valid_positive, "n_valid_proteins": n_valid_proteins,
         "converged": converged,
@@ -499,9 +499,9 @@ def _best(table: pd.DataFrame) -> dict[str, str]:
     """``"<probe> <task>" -> "layer L: value"`` for the best layer of every probe and task."""
     out = {}
     for (probe, task), part in table.groupby(["probe", "task"], sort=False):
-        part = part.dropna(subset=["value"])
+        part = part.dropna(subset=["score"])
         if part.empty:
             continue
-        best = part.loc[part["value"].idxmax()]
-        out[f"{probe} {task}"] = f"layer {int(best['layer'])}: {best['metric']} {best['value']:.3f}"
+        best = part.loc[part["score"].idxmax()]
+        out[f"{probe} {task}"] = f"layer {int(best['layer'])}: {best['metric']} {best['score']:.3f}"
     return out
