@@ -85,7 +85,8 @@ def test_full_run_on_two_real_proteins(tmp_path):
 
     enrichment = tmp_path / "results/enrichment/antiberty/two"
     table = pd.read_parquet(enrichment / "enrichment.parquet")
-    assert set(table["layer"]) == set(range(8)) and set(table["head"]) == set(range(8))
+    assert set(table["layer"]) == set(range(1, 9)) and set(table["head"]) == set(range(1, 9))  # 1-based on disk
+    assert (tmp_path / "results/README.md").read_text().startswith("# plmscope outputs")
     assert {"contact", "helix", "aa_A"} <= set(table["feature"])
     assert (enrichment / "top_heads.csv").stat().st_size > 0
     figures = tmp_path / "results/figures/antiberty/two"
