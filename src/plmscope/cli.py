@@ -49,6 +49,9 @@ def run_prepare(args: argparse.Namespace) -> None:
     """Parse input files into one protein table (Parquet)."""
     from plmscope.runs.prepare import run_prepare as run
 
+    from plmscope.io import check_output
+
+    check_output(args.output, directory=False, inputs=args.inputs)  # "refusing to replace the input" comes first
     suffix = Path(args.output).suffix.lower()
     if suffix and suffix not in PARQUET_SUFFIXES:
         raise PlmscopeError(f"-o {args.output}: the protein table is written as Parquet; name it *.parquet (got {suffix})")
