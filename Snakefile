@@ -29,3 +29,10 @@ rule all:
     input:
         get_final_output(),
     default_target: True
+
+
+onsuccess:
+    print(
+        "\nplmscope: done. Results are in results/ (results/README.md describes every table and its columns).\n"
+        "Build the report to share: snakemake --report report.zip  (then open report/report.html)."
+    )

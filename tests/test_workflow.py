@@ -149,3 +149,10 @@ def test_epistasis_targets_plan_every_landscape(target):
     for landscape in section["landscapes"]:
         assert f"output: results/epistasis/{landscape}" in result.stdout
     assert "plmscope epistasis --spec" in result.stdout
+
+
+def test_run_starts_with_a_cheap_output_and_ends_saying_where_results_are():
+    """results/README.md (seconds) is scheduled first; onsuccess names results/ and the report command."""
+    assert "priority: 50" in (REPO / "workflow/rules/outputs.smk").read_text()
+    snakefile = (REPO / "Snakefile").read_text()
+    assert "onsuccess:" in snakefile and "results/README.md" in snakefile and "--report report.zip" in snakefile
