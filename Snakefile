@@ -22,9 +22,17 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/probing.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/epistasis.smk"
+include: "workflow/rules/outputs.smk"
 
 
 rule all:
     input:
         get_final_output(),
     default_target: True
+
+
+onsuccess:
+    print(
+        "\nplmscope: done. Results are in results/ (results/README.md describes every table and its columns).\n"
+        "Build the report to share: snakemake --report report.zip  (then open report/report.html)."
+    )

@@ -17,6 +17,7 @@ from plmscope.analysis.features import FEATURES, backgrounds, feature_arrays
 from plmscope.data.table import ProteinRecord, write_proteins
 from plmscope.errors import PlmscopeError
 from plmscope.runs.enrichment import run_enrichment
+from plmscope.schemas import from_disk
 
 MIN_COUNT = 5
 
@@ -125,6 +126,11 @@ def result(inputs, tmp_path: Path) -> tuple[dict, Path]:
     return summary, out
 
 
+def _read(path: Path) -> pd.DataFrame:
+    """A written enrichment table with layer and head back to 0-based, as the library holds them."""
+    return from_disk(path.stem, pd.read_parquet(path))
+
+
 def _row(table: pd.DataFrame, feature: str, layer: int, head: int) -> pd.Series:
     sel = table[(table["feature"] == feature) & (table["layer"] == layer) & (table["head"] == head)]
     assert len(sel) == 1
@@ -176,7 +182,7 @@ def _reference_background(feature: str) -> tuple[int, int]:
 
 def test_planted_contact_heads(result):
     _, out = result
-    table = pd.read_parquet(out / "enrichment.parquet")
+    table = _read(out / "enrichment.parquet")
     head00 = _row(table, "contact", 0, 0)
     assert (head00["n_attention"], head00["n_feature"], head00["proportion"]) == (6, 6, 1.0)
     head01 = _row(table, "contact", 0, 1)
@@ -212,7 +218,7 @@ def test_backgrounds_known_by_hand(result):
 
 def test_every_feature_and_head_matches_reference(result):
     _, out = result
-    table = pd.read_parquet(out / "enrichment.parquet")
+    table = _read(out / "enrichment.parquet")
     assert len(table) == len(FEATURES) * 4
     for feature in FEATURES:
         for layer in range(2):
@@ -225,7 +231,7 @@ def test_every_feature_and_head_matches_reference(result):
 
 def test_statistics_columns(result):
     _, out = result
-    table = pd.read_parquet(out / "enrichment.parquet")
+    table = _read(out / "enrichment.parquet")
     tested = table[~table["masked"]]
     assert (tested["ci_low"] <= tested["proportion"] + 1e-12).all()
     assert (tested["proportion"] <= tested["ci_high"] + 1e-12).all()
@@ -241,10 +247,10 @@ def test_statistics_columns(result):
 
 def test_ranks_and_top_heads(result):
     _, out = result
-    table = pd.read_parquet(out / "enrichment.parquet")
+    table = _read(out / "enrichment.parquet")
     contact = table[table["feature"] == "contact"].set_index("label")
     assert contact.loc[["1-1", "2-2", "1-2"], "rank"].tolist() == [1, 2, 3]
-    top = pd.read_parquet(out / "top_heads.parquet")
+    top = _read(out / "top_heads.parquet")
     assert top[top["feature"] == "contact"]["label"].tolist() == ["1-1", "2-2"]  # top_k=2
     assert not top["masked"].any()
     assert list(pd.unique(top["feature"])) == [f for f in FEATURES if f in set(top["feature"])]
@@ -258,14 +264,14 @@ def test_batches_and_dictionary_ids_give_same_table(inputs, tmp_path, result):
     dict_attn = _write_dataset(tmp_path / "attn_dict", _flat_rows(), dictionary=True)
     out2 = tmp_path / "enrichment2"
     run_enrichment(dict_attn, proteins, out2, min_count=MIN_COUNT, top_k=2, batch_size=2)
-    expected, got = (pd.read_parquet(d / "enrichment.parquet") for d in (out, out2))
+    expected, got = (_read(d / "enrichment.parquet") for d in (out, out2))
     pd.testing.assert_frame_equal(expected, got)
 
 
 def test_feature_selection(inputs, tmp_path):
     attn, proteins = inputs
     run_enrichment(attn, proteins, tmp_path / "sel", min_count=MIN_COUNT, features=["ptm", "contact"])
-    table = pd.read_parquet(tmp_path / "sel" / "enrichment.parquet")
+    table = _read(tmp_path / "sel" / "enrichment.parquet")
     assert list(pd.unique(table["feature"])) == ["ptm", "contact"]
     with pytest.raises(PlmscopeError, match="unknown feature"):
         run_enrichment(attn, proteins, tmp_path / "bad", features=["charge"])
@@ -400,10 +406,10 @@ def test_no_attention_rows_masks_every_head(inputs, tmp_path):
         part.unlink()
     (attn / "counts.parquet").unlink()
     summary = run_enrichment(attn, proteins, tmp_path / "o", min_count=MIN_COUNT)
-    table = pd.read_parquet(tmp_path / "o" / "enrichment.parquet")
+    table = _read(tmp_path / "o" / "enrichment.parquet")
     assert summary["attention_rows"] == 0 and summary["best_head"] == {}
     assert table["masked"].all() and (table["n_attention"] == 0).all()
-    assert pd.read_parquet(tmp_path / "o" / "top_heads.parquet").empty
+    assert _read(tmp_path / "o" / "top_heads.parquet").empty
 
 
 def test_malformed_attention_metadata(inputs, tmp_path):
@@ -450,7 +456,7 @@ def test_real_proteinnet_structures(shared_data, tmp_path):
                    attn / "proteins.parquet")  # fmt: skip
     (attn / "meta.json").write_text(json.dumps({"model": "planted", "num_layers": 1, "num_heads": 2}))
     run_enrichment(attn, proteins, tmp_path / "out", features=["contact"])
-    table = pd.read_parquet(tmp_path / "out" / "enrichment.parquet").set_index("label")
+    table = _read(tmp_path / "out" / "enrichment.parquet").set_index("label")
     bg = pd.read_parquet(tmp_path / "out" / "backgrounds.parquet").iloc[0]
     assert (bg["n_eligible"], bg["n_feature"]) == (dense_eligible, dense_contacts)
     assert table.at["1-1", "proportion"] == 1.0 and table.at["1-1", "n_attention"] == dense_contacts
@@ -474,5 +480,5 @@ def test_background_from_another_protein_table(inputs, tmp_path):
     assert (bg.at["binding_site", "n_eligible"], bg.at["binding_site", "n_feature"]) == (
         len(p2.sequence), len(p2.sites),
     )  # fmt: skip
-    head = _row(pd.read_parquet(out / "enrichment.parquet"), "binding_site", 0, 0)
+    head = _row(_read(out / "enrichment.parquet"), "binding_site", 0, 0)
     assert head["background"] == pytest.approx(len(p2.sites) / len(p2.sequence))

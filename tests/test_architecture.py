@@ -9,8 +9,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "plmscope"
 
-BASE = {"errors", "io", "options", "outputs"}
-"""Bottom modules every layer may use (errors, atomic writes, options, output directories)."""
+BASE = {"errors", "io", "options", "outputs", "schemas"}
+"""Bottom modules every layer may use (errors, atomic writes, options, output directories, output schemas)."""
 
 ALLOWED: dict[str, set[str]] = {
     "data": BASE,

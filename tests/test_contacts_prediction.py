@@ -84,7 +84,7 @@ def _ladder(length: int, contact_separations: set[int]) -> tuple[np.ndarray, np.
 def test_precision_at_k_ranges_and_counts():
     # L = 60, contacts at separations 8 (short, 52 pairs), 15 (medium, 45), 30 (long, 30)
     i, j, labels = _ladder(60, {8, 15, 30})
-    table = precision_at_k(labels.astype(float), labels, i, j, length=60).set_index(["range", "k"])
+    table = precision_at_k(labels.astype(float), labels, i, j, length=60).set_index(["separation_range", "k"])
     assert table.loc[("short", "L"), "n_top"] == 60 and table.loc[("short", "L/5"), "n_top"] == 12
     assert table.loc[("short", "L"), "precision"] == pytest.approx(52 / 60)
     assert table.loc[("short", "L/2"), "precision"] == 1.0
@@ -98,7 +98,7 @@ def test_precision_at_k_ranges_and_counts():
     assert table.loc[("long", "L"), "n_contacts"] == 30
     assert table.loc[("short", "L"), "base_rate"] == pytest.approx(52 / sum(60 - s for s in range(6, 12)))
     # reversed scores put the non-contacts first in every range
-    reverse = precision_at_k(-labels.astype(float), labels, i, j, length=60).set_index(["range", "k"])
+    reverse = precision_at_k(-labels.astype(float), labels, i, j, length=60).set_index(["separation_range", "k"])
     assert (reverse.loc[["short", "medium", "long"], "precision"] == 0).all()
 
 
@@ -106,12 +106,12 @@ def test_precision_at_k_unknown_pairs_and_short_proteins():
     i, j, labels = _ladder(60, {30})
     labels = labels.copy()
     labels[i == 0] = -1  # residue 0 has no coordinates
-    table = precision_at_k(labels.astype(float), labels, i, j, length=60).set_index(["range", "k"])
+    table = precision_at_k(labels.astype(float), labels, i, j, length=60).set_index(["separation_range", "k"])
     assert table.loc[("long", "L"), "n_contacts"] == 29
     assert table.loc[("long", "L"), "n_candidates"] == sum(60 - s for s in range(24, 60)) - 36
     # 10 residues: 10 pairs j - i >= 6, all short; long and medium have no candidate
     i, j, labels = _ladder(10, {6})
-    table = precision_at_k(labels.astype(float), labels, i, j, length=10).set_index(["range", "k"])
+    table = precision_at_k(labels.astype(float), labels, i, j, length=10).set_index(["separation_range", "k"])
     assert table.loc[("short", "L"), "n_top"] == 10 and table.loc[("short", "L"), "precision"] == pytest.approx(0.4)
     assert table.loc[("short", "L/5"), "n_top"] == 2 and table.loc[("short", "L/5"), "precision"] == 1.0
     assert table.loc[("long", "L"), "n_top"] == 0 and np.isnan(table.loc[("long", "L"), "precision"])
@@ -142,7 +142,7 @@ def test_planted_head_gives_perfect_precision_for_regression_and_best_head():
     assert predictor.best_head == PLANTED[0] * HEADS + PLANTED[1]
     assert predictor.head_precision[predictor.best_head] == 1.0
     per_protein = pd.concat([evaluate_protein(predictor, p) for p in test], ignore_index=True)
-    summary = summarise_precision(per_protein).set_index(["method", "range", "k"])
+    summary = summarise_precision(per_protein).set_index(["method", "separation_range", "k"])
     for method in ("regression", "best_head"):
         for range_name in ("short", "medium", "long", "all"):
             for k in ("L", "L/2", "L/5"):
@@ -158,7 +158,7 @@ def test_random_attention_scores_near_the_contact_base_rate():
     test = [_protein(f"test{k}", rng, planted=False, density=0.1) for k in range(25)]
     predictor = train_predictor(train, C=0.15, seed=0)
     per_protein = pd.concat([evaluate_protein(predictor, p) for p in test], ignore_index=True)
-    summary = summarise_precision(per_protein).set_index(["method", "range", "k"])
+    summary = summarise_precision(per_protein).set_index(["method", "separation_range", "k"])
     for method in ("regression", "best_head"):
         for range_name in ("short", "medium", "long", "all"):
             base = summary.loc[("random", range_name, "L"), "precision"]
@@ -222,7 +222,7 @@ def test_run_contacts_writes_tables_and_figures(tiny_run, tmp_path):
     assert len(meta["train_ids"]) == 2 and "NOSTRUCT" not in meta["train_ids"] + meta["test_ids"]
     assert "CA" in meta["contact_definition"]
     result = pd.read_parquet(out / "contact_prediction.parquet")
-    assert list(result.columns[:4]) == ["method", "range", "k", "precision"]
+    assert list(result.columns[:4]) == ["method", "separation_range", "k", "precision"]
     assert set(result["method"]) == {"regression", "best_head", "random"}
     assert (result["n_proteins"] == 3).all() and result["precision"].between(0, 1).all()
     assert result["contact_definition"].str.startswith("CA-CA < 8 Å").all()

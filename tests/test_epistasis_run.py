@@ -91,11 +91,11 @@ def test_run_writes_every_output_and_a_rerun_scores_nothing(tmp_path, tiny_model
     assert 0 <= spectrum.loc[("pair", "qsft"), "support_precision"] <= 1
     assert spectrum.loc[("pair", "lasso"), "coefficient_nmse"] < 0.5  # order <= 2 is the whole n = 2 space
     energy = pd.read_parquet(out / "energy_per_order.parquet")
-    exact = energy[(energy["site_set"] == "pair") & (energy["method"] == "exact") & (energy["order"] >= 1)]
+    exact = energy[(energy["site_set"] == "pair") & (energy["method"] == "exact") & (energy["interaction_order"] >= 1)]
     assert exact["fraction"].sum() == pytest.approx(1.0)
     inter = pd.read_parquet(out / "interactions.parquet")
-    assert {"order", "sites", "mutations", "amino_acids", "value", "magnitude", "rank"} <= set(inter.columns)
-    assert set(inter[inter["method"] == "exact"]["order"]) == {1, 2}
+    assert {"interaction_order", "sites", "mutations", "amino_acids", "coefficient", "magnitude", "rank"} <= set(inter.columns)
+    assert set(inter[inter["method"] == "exact"]["interaction_order"]) == {1, 2}
 
     rerun = run_epistasis(cfg, tmp_path / "out2", progress=False)
     assert rerun["model_sequences"] == 0  # every (model, score, protein, sites, x) was cached
@@ -116,10 +116,10 @@ def test_q2_landscape_runs_with_exact_reference(tmp_path, tiny_model):
     assert np.isfinite(spectrum.loc["qsft", "coefficient_nmse"])
     assert spectrum.loc["exact", "n_coefficients"] <= 16
     inter = pd.read_parquet(tmp_path / "out" / "interactions.parquet")
-    singles = inter[(inter["method"] == "exact") & (inter["order"] == 1)]
+    singles = inter[(inter["method"] == "exact") & (inter["interaction_order"] == 1)]
     assert set(singles["mutations"]) == {"K2A", "Y5G", "Q9C", "R10E"}  # q = 2: the configured substitutions
-    assert set(inter[inter["method"] == "exact"]["order"]) == {1, 2, 3, 4}
-    assert (inter[(inter["method"] == "exact") & (inter["order"] == 4)]["mutations"] == "K2A,Y5G,Q9C,R10E").all()
+    assert set(inter[inter["method"] == "exact"]["interaction_order"]) == {1, 2, 3, 4}
+    assert (inter[(inter["method"] == "exact") & (inter["interaction_order"] == 4)]["mutations"] == "K2A,Y5G,Q9C,R10E").all()
     metrics = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
     assert set(metrics["test_set"]) == {"all"}  # every one of the 16 variants was queried by q-SFT
 
@@ -134,17 +134,17 @@ def test_interaction_table_recovers_a_planted_pair():
 
     coef = METHODS["exact"]().fit(Landscape(f, 2, 20))
     table = interaction_table(coef, spec, max_order=2, top_k=5)
-    pairs = table[table["order"] == 2]
+    pairs = table[table["interaction_order"] == 2]
     top = pairs.iloc[0]
     letters = spec.letters
-    assert top["value"] == pytest.approx(2.5, abs=1e-9)
+    assert top["coefficient"] == pytest.approx(2.5, abs=1e-9)
     assert top["sites"] == "2,5" and top["amino_acids"] == f"{letters[0, 3]},{letters[1, 7]}"
     assert top["mutations"] == f"K2{letters[0, 3]},Y5{letters[1, 7]}"
     assert pairs["magnitude"].iloc[1] < 1e-9  # every other pair of mutations is additive
-    singles = table[table["order"] == 1]
+    singles = table[table["interaction_order"] == 1]
     best = np.argmax(np.abs(single[:, 1:] - single[:, :1]).ravel())
     i, v = divmod(best, 19)
-    assert singles.iloc[0]["value"] == pytest.approx(single[i, v + 1] - single[i, 0])
+    assert singles.iloc[0]["coefficient"] == pytest.approx(single[i, v + 1] - single[i, 0])
     assert list(singles["rank"]) == list(range(1, len(singles) + 1))
 
 

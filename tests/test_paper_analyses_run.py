@@ -13,6 +13,7 @@ from plmscope.analysis.enrichment import EnrichmentCounts, summarise
 from plmscope.analysis.features import AMINO_ACID_FEATURES
 from plmscope.errors import PlmscopeError
 from plmscope.runs.paper_analyses import run_comparison, run_paper_analyses
+from plmscope.schemas import to_disk
 
 REPO = Path(__file__).resolve().parents[1]
 FEATURES = ("contact", "binding_site", "helix", *AMINO_ACID_FEATURES)
@@ -30,7 +31,7 @@ def _write_enrichment(path: Path, *, model: str, contact_layer: int) -> Path:
     bg = pd.DataFrame({"feature": FEATURES, "n_eligible": 50_000, "n_feature": 1000})
     bg["background"] = bg["n_feature"] / bg["n_eligible"]
     path.mkdir(parents=True)
-    summarise(counts, bg, min_count=100).to_parquet(path / "enrichment.parquet", index=False)
+    to_disk("enrichment", summarise(counts, bg, min_count=100)).to_parquet(path / "enrichment.parquet", index=False)
     (path / "meta.json").write_text(json.dumps({"model": model, "num_layers": LAYERS, "num_heads": HEADS}))
     return path
 

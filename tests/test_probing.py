@@ -245,7 +245,7 @@ def test_planted_layers_are_found_and_others_are_near_chance(tmp_path, monkeypat
     def value(probe, task, layer):
         row = table[(table["probe"] == probe) & (table["task"] == task) & (table["layer"] == layer)]
         assert len(row) == 1
-        return float(row["value"].iloc[0])
+        return float(row["score"].iloc[0])
 
     noise = [0, 1, 3]
     for task in ("helix", "strand", "turn_bend"):
@@ -291,7 +291,7 @@ def test_tiny_bert_end_to_end_with_a_validation_table(tmp_path, tiny_dirs):
                           device="cpu", threads=1, tasks=["helix", "strand", "contact"])  # fmt: skip
     table = pd.read_csv(out / "probing.csv")
     assert len(table) == 3 * 3 + 2  # 3 tasks on embeddings + 2 layers, attention contacts on 2 layers
-    assert table["value"].between(0, 1).all()
+    assert table["score"].between(0, 1).all()
     assert (summary["train_proteins"], summary["valid_proteins"]) == (5, 3)
     split = pd.read_csv(out / "split.csv")
     assert split["n_residues"].max() == 60  # truncated to max_residues like the attention stage

@@ -58,7 +58,7 @@ def test_provis_run_writes_labelled_layers_1_to_n(tiny, tmp_path):
     }
     assert len(table) == 6 * LAYERS
     assert (table["epochs_run"] <= 2).all() and table["best_epoch"].between(0, 1).all()
-    assert table["value"].dropna().between(0, 1).all()
+    assert table["score"].dropna().between(0, 1).all()
     gravity = pd.read_csv(out / "probing_gravity.csv")
     assert list(gravity.columns) == list(PROVIS_GRAVITY_COLUMNS) and len(gravity) == 6
     assert gravity["center_of_gravity_0based"].dropna().between(0, LAYERS - 1).all()
@@ -124,10 +124,10 @@ def test_probing_comparison_lists_both_semantics_labelled():
     from plmscope.analysis.comparison import probing_comparison, probing_markdown
 
     provis = pd.DataFrame({"semantics": "provis", "probe": "embedding", "task": "helix", "layer": [1, 2],
-                           "metric": "f1", "value": [0.2, 0.6]})  # fmt: skip
+                           "metric": "f1", "score": [0.2, 0.6]})  # fmt: skip
     gravity = pd.DataFrame({"probe": ["embedding"], "task": ["helix"], "center_of_gravity_0based": [0.75]})
     plmscope = pd.DataFrame({"semantics": "plmscope", "probe": "embedding", "task": "helix", "layer": [0, 1, 2],
-                             "metric": "f1", "value": [0.7, 0.3, 0.1]})  # fmt: skip
+                             "metric": "f1", "score": [0.7, 0.3, 0.1]})  # fmt: skip
     frame = probing_comparison([("m", "d", provis, gravity), ("m", "d", plmscope, None)])
     assert frame["semantics"].tolist() == ["plmscope", "provis"]
     assert frame["best_layer"].tolist() == [0, 2] and frame["layers_probed"].tolist() == ["0..2", "1..2"]

@@ -176,7 +176,7 @@ def test_sparsity_ruggedness_labels_do_not_overlap():
 
 
 def test_energy_by_order_in_percent():
-    energy = pd.DataFrame({"site_set": "a", "method": "qsft", "order": [1, 2], "fraction": [0.7, 0.3]})
+    energy = pd.DataFrame({"site_set": "a", "method": "qsft", "interaction_order": [1, 2], "fraction": [0.7, 0.3]})
     fig = plot_energy_by_order(energy)
     assert sorted(p.get_height() for p in fig.axes[0].patches) == pytest.approx([30, 70])
     assert "%" in fig.axes[0].get_ylabel()
@@ -202,7 +202,7 @@ def test_twenty_amino_acid_lines_are_faceted():
 
 
 def test_precision_in_percent_and_contact_map_1_based():
-    summary = pd.DataFrame({"method": ["regression", "regression", "random"], "range": ["short", "long", "long"],
+    summary = pd.DataFrame({"method": ["regression", "regression", "random"], "separation_range": ["short", "long", "long"],
                             "k": ["L", "L", "L"], "precision": [0.5, 0.25, np.nan]})  # fmt: skip
     fig = plot_precision_by_range(summary)
     heights = sorted(p.get_height() for ax in fig.axes for p in ax.patches)

@@ -298,8 +298,9 @@ def test_run_view_checks_the_dataset(tmp_path):
 def test_run_view_many_uses_the_top_head_and_links_every_page(tmp_path):
     record = helix_loop_strand()
     proteins, att = write_dataset(tmp_path, record)
-    top = pd.DataFrame({"feature": ["contact", "binding_site", "binding_site"], "layer": [0, 2, 1],
-                        "head": [0, 0, 2], "label": ["1-1", "3-1", "2-3"], "rank": [1, 2, 1]})  # fmt: skip
+    # written tables hold layer and head 1-based (plmscope.schemas); top_head returns them 0-based
+    top = pd.DataFrame({"feature": ["contact", "binding_site", "binding_site"], "layer": [1, 3, 2],
+                        "head": [1, 1, 3], "label": ["1-1", "3-1", "2-3"], "rank": [1, 2, 1]})  # fmt: skip
     enrichment = tmp_path / "enrichment"
     enrichment.mkdir()
     top.to_parquet(enrichment / "top_heads.parquet", index=False)

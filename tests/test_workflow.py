@@ -37,7 +37,7 @@ def test_lint_is_clean():
 def test_default_config_dry_run_plans_every_stage():
     result = snakemake("-n", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stdout
-    for rule in ("data_prepare", "attention_extract", "enrichment_compute", "figures_enrichment", "figures_view3d"):
+    for rule in ("data_prepare", "attention_extract", "enrichment_compute", "figures_enrichment", "figures_view3d", "outputs_readme"):
         assert rule in result.stdout
 
 
@@ -85,7 +85,8 @@ def test_full_run_on_two_real_proteins(tmp_path):
 
     enrichment = tmp_path / "results/enrichment/antiberty/two"
     table = pd.read_parquet(enrichment / "enrichment.parquet")
-    assert set(table["layer"]) == set(range(8)) and set(table["head"]) == set(range(8))
+    assert set(table["layer"]) == set(range(1, 9)) and set(table["head"]) == set(range(1, 9))  # 1-based on disk
+    assert (tmp_path / "results/README.md").read_text().startswith("# plmscope outputs")
     assert {"contact", "helix", "aa_A"} <= set(table["feature"])
     assert (enrichment / "top_heads.csv").stat().st_size > 0
     figures = tmp_path / "results/figures/antiberty/two"
@@ -203,3 +204,10 @@ def test_slurm_profile_routes_every_gpu_job_to_the_gpu_partition():
             assert res["slurm_partition"] == "cpu", rule
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     assert "slurm_extra" not in str(profile)  # the plugin rejects --gres there; gres/gpu_model resources instead
+
+
+def test_run_starts_with_a_cheap_output_and_ends_saying_where_results_are():
+    """results/README.md (seconds) is scheduled first; onsuccess names results/ and the report command."""
+    assert "priority: 50" in (REPO / "workflow/rules/outputs.smk").read_text()
+    snakefile = (REPO / "Snakefile").read_text()
+    assert "onsuccess:" in snakefile and "results/README.md" in snakefile and "--report report.zip" in snakefile

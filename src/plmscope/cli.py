@@ -13,10 +13,49 @@ from plmscope.analysis.semantics import DEFAULT_SEMANTICS, SEMANTICS  # to be un
 from plmscope.errors import PlmscopeError
 
 
+PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
+"""File name endings accepted for a Parquet output (``prepare -o``)."""
+
+EXAMPLES: dict[str, str] = {
+    "prepare": "plmscope prepare --format pdb --dssp 1abc.pdb -o proteins.parquet",
+    "attention": "plmscope attention --proteins proteins.parquet --model antiberty -o attention/",
+    "enrichment": "plmscope enrichment --attention attention/ --proteins proteins.parquet -o enrichment/",
+    "figures": "plmscope figures --enrichment enrichment/ -o figures/",
+    "contacts": "plmscope contacts --proteins proteins.parquet --model antiberty -o contacts/",
+    "robustness": "plmscope robustness --proteins proteins.parquet --model antiberty -o robustness/",
+    "paper": "plmscope paper --enrichment enrichment/ -o paper_analyses/",
+    "compare": "plmscope compare --enrichment enrichment/ --paper-analyses paper_analyses/ -o comparison.csv",
+    "probe": "plmscope probe --proteins proteins.parquet --model antiberty -o probing/",
+    "epistasis": "plmscope epistasis --spec config.yaml --landscape antiberty_vh -o epistasis/",
+    "view": "plmscope view --proteins proteins.parquet --attention attention/ --protein 1ABC_A --layer 3 --head 5 -o 1abc.html",
+    "download": "plmscope download --name tape_proteinnet --cache resources/downloads",
+    "convert-tape": "plmscope convert-tape resources/tape/bert-base -o resources/models/tape_bert",
+    "models": "plmscope models",
+    "schemas": "plmscope schemas -o results/README.md",
+}
+"""One example command per verb, shown at the end of ``plmscope <verb> --help``."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's and example's line breaks; appends ``(default: X)`` to options that have one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or not action.option_strings or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
 def run_prepare(args: argparse.Namespace) -> None:
     """Parse input files into one protein table (Parquet)."""
     from plmscope.runs.prepare import run_prepare as run
 
+    from plmscope.io import check_output
+
+    check_output(args.output, directory=False, inputs=args.inputs)  # "refusing to replace the input" comes first
+    suffix = Path(args.output).suffix.lower()
+    if suffix and suffix not in PARQUET_SUFFIXES:
+        raise PlmscopeError(f"-o {args.output}: the protein table is written as Parquet; name it *.parquet (got {suffix})")
     n = run(
         [Path(p) for p in args.inputs],
         fmt=args.format,
@@ -273,6 +312,13 @@ def run_convert_tape(args: argparse.Namespace) -> None:
     logging.info("converted: %s", run(Path(args.tape_dir), Path(args.output)))
 
 
+def run_schemas(args: argparse.Namespace) -> None:
+    """Write the Markdown description of every output table (columns, types, index base)."""
+    from plmscope.runs.schemas import run_schemas as run
+
+    logging.info("wrote %s", run(None if args.output in (None, "-") else Path(args.output)))
+
+
 def run_models(args: argparse.Namespace) -> None:
     """List the models plmscope knows by name."""
     from plmscope.models.known import KNOWN_MODELS
@@ -283,9 +329,20 @@ def run_models(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every verb."""
-    parser = argparse.ArgumentParser(prog="plmscope", description=__doc__)
+    from plmscope import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="plmscope",
+        description="Interpret protein language models: where their attention falls (contacts, binding sites, "
+                    "secondary structure, amino acids; Vig et al. 2021), how well it predicts contacts, and the "
+                    "higher-order interactions (epistasis) of their variant scores.",
+        epilog="a typical run: prepare -> attention -> enrichment -> figures / view / paper;\n"
+               "`plmscope VERB --help` describes each verb with its defaults and an example.",
+        formatter_class=_HelpFormatter,
+    )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="verb", required=True)
+    parser.add_argument("--version", action="version", version=f"plmscope {__version__}")
+    sub = parser.add_subparsers(dest="verb", required=True, title="verbs", metavar="VERB")
 
     p = sub.add_parser("prepare", help=run_prepare.__doc__)
     p.add_argument("--format", required=True, choices=opt.INPUT_FORMATS)
@@ -488,6 +545,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help=run_models.__doc__)
     p.set_defaults(func=run_models)
+
+    p = sub.add_parser("schemas", help=run_schemas.__doc__)
+    p.add_argument("-o", "--output", help="Markdown file (default: standard output)")
+    p.set_defaults(func=run_schemas)
+
+    for name, verb in sub.choices.items():  # each verb's help: its description, defaults, one example
+        verb.formatter_class = _HelpFormatter
+        verb.description = verb.description or verb.get_default("func").__doc__
+        if name in EXAMPLES and not verb.epilog:
+            verb.epilog = f"example:\n  {EXAMPLES[name]}"
+        for action in verb._actions:  # options without a help text still show their default
+            if action.help is None and action.option_strings and action.default not in (None, False):
+                action.help = "default: %(default)s"
     return parser
 
 

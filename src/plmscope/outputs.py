@@ -10,6 +10,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import pandas as pd
 
 from plmscope.io import atomic_path
+from plmscope.schemas import to_disk
 
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
 """File formats written for every figure."""
@@ -29,8 +30,16 @@ def output_directory(path: str | Path, *, inputs: Sequence[str | Path | None] = 
 
 
 def write_tables(directory: Path, tables: Mapping[str, pd.DataFrame]) -> None:
-    """Write every table as ``<name>.parquet`` and ``<name>.csv`` (without the index)."""
+    """Write every table as ``<name>.parquet`` and ``<name>.csv`` (without the index).
+
+    Each table is checked against its schema in :mod:`plmscope.schemas` (the source of
+    ``results/README.md``) and its 0-based ``layer``/``head`` columns are written 1-based.
+
+    Raises:
+        PlmscopeError: a table is unregistered or does not match its schema.
+    """
     for name, frame in tables.items():
+        frame = to_disk(name, frame)
         frame.to_parquet(directory / f"{name}.parquet", index=False)
         frame.to_csv(directory / f"{name}.csv", index=False)
 

@@ -327,8 +327,9 @@ def get_attention_setting(key):
 
 
 def get_final_output():
-    """Every enrichment table and figure directory for each configured model x dataset."""
-    out = expand("results/enrichment/{model}/{dataset}", model=MODELS, dataset=DATASETS)
+    """results/README.md, then every enrichment table and figure directory for each configured model x dataset."""
+    out = ["results/README.md"]
+    out += expand("results/enrichment/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     if config["figures"]["activate"]:
         out += expand("results/figures/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     if config["views"]["activate"]:

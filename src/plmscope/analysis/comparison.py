@@ -399,12 +399,12 @@ def probing_comparison(results: Sequence[tuple[str, str | None, pd.DataFrame, pd
         g = {} if gravity is None else {(r.probe, r.task): r.center_of_gravity_0based for r in gravity.itertuples()}
         for (semantics, probe, task), part in table.groupby(["semantics", "probe", "task"], sort=False):
             layers = part["layer"].astype(int)
-            scored = part.dropna(subset=["value"])
-            best = scored.loc[scored["value"].idxmax()] if not scored.empty else None
+            scored = part.dropna(subset=["score"])
+            best = scored.loc[scored["score"].idxmax()] if not scored.empty else None
             rows.append({
                 "model": model, "dataset": dataset, "semantics": semantics, "probe": probe, "task": task,
                 "metric": part["metric"].iloc[0], "best_layer": None if best is None else int(best["layer"]),
-                "best_value": np.nan if best is None else float(best["value"]),
+                "best_value": np.nan if best is None else float(best["score"]),
                 "layers_probed": f"{layers.min()}..{layers.max()}", "center_of_gravity_0based": g.get((probe, task), np.nan),
             })  # fmt: skip
     frame = pd.DataFrame(rows, columns=list(PROBING_COMPARISON_COLUMNS)).astype({"best_layer": "Int64"})

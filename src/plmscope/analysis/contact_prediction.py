@@ -35,11 +35,11 @@ PREDICTORS: tuple[str, ...] = ("regression", "best_head", "random")
 """Scored methods: the L1 logistic regression over all heads, the best single head on the training
 proteins, and a random ranking (its expected precision, the base rate of contacts, is reported)."""
 
-SUMMARY_COLUMNS: tuple[str, ...] = ("method", "range", "k", "precision", "precision_sd", "n_proteins")
+SUMMARY_COLUMNS: tuple[str, ...] = ("method", "separation_range", "k", "precision", "precision_sd", "n_proteins")
 """Columns of :func:`summarise_precision`."""
 
 PRECISION_COLUMNS: tuple[str, ...] = (
-    "range", "k", "n_top", "n_correct", "precision", "n_candidates", "n_contacts", "base_rate",
+    "separation_range", "k", "n_top", "n_correct", "precision", "n_candidates", "n_contacts", "base_rate",
 )  # fmt: skip
 """Columns of :func:`precision_at_k`."""
 
@@ -212,7 +212,7 @@ def precision_at_k(
             n_correct = int(hits[:n_top].sum())
             rows.append(
                 {
-                    "range": range_name,
+                    "separation_range": range_name,
                     "k": k,
                     "n_top": n_top,
                     "n_correct": n_correct,
@@ -498,6 +498,6 @@ def summarise_precision(per_protein: pd.DataFrame) -> pd.DataFrame:
     Returns:
         A DataFrame with :data:`SUMMARY_COLUMNS`, in method, range, k order of first appearance.
     """
-    grouped = per_protein.groupby(["method", "range", "k"], sort=False)["precision"]
+    grouped = per_protein.groupby(["method", "separation_range", "k"], sort=False)["precision"]
     out = grouped.agg(precision="mean", precision_sd="std", n_proteins="count").reset_index()
     return out[list(SUMMARY_COLUMNS)].astype({"n_proteins": "int64"})

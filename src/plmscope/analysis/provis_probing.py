@@ -481,7 +481,7 @@ class ProvisProbeJob:
 PROVIS_SS_CLASSES: tuple[str, ...] = ("helix", "strand", "turn_bend")
 
 PROVIS_RESULT_COLUMNS: tuple[str, ...] = (
-    "semantics", "probe", "task", "layer", "metric", "value", "accuracy", "precision", "recall", "f1",
+    "semantics", "probe", "task", "layer", "metric", "score", "accuracy", "precision", "recall", "f1",
     "valid_loss", "best_epoch", "epochs_run", "n_train_proteins", "n_valid_proteins",
 )  # fmt: skip
 """Columns of ``probing.csv`` under provis semantics: ``layer`` is the 1-based number of the
@@ -544,7 +544,7 @@ def provis_probe_row(job: ProvisProbeJob, layer: int, result: ProvisProbeResult,
     m = result.metrics
     return {
         "semantics": "provis", "probe": job.probe, "task": job.task, "layer": int(layer),
-        "metric": "f1" if job.metric == "f1" else "precision_at_k", "value": m.get("score", float("nan")),
+        "metric": "f1" if job.metric == "f1" else "precision_at_k", "score": m.get("score", float("nan")),
         "accuracy": m.get("accuracy"), "precision": m.get("precision"), "recall": m.get("recall"), "f1": m.get("f1"),
         "valid_loss": m.get("loss"), "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
         "n_train_proteins": n_train, "n_valid_proteins": n_valid,
@@ -559,7 +559,7 @@ def provis_probe_gravity(table: pd.DataFrame, num_layers: int) -> pd.DataFrame:
     """
     rows = []
     for (probe, task), part in table.groupby(["probe", "task"], sort=False):
-        scores = dict(zip(part["layer"].astype(int), part["value"].astype(float)))
+        scores = dict(zip(part["layer"].astype(int), part["score"].astype(float)))
         values = [scores.get(layer, 0.0) for layer in range(1, int(num_layers) + 1)]
         rows.append({"semantics": "provis", "probe": probe, "task": task, "metric": part["metric"].iloc[0],
                      "num_layers": int(num_layers), "center_of_gravity_0based": provis_probe_center_of_gravity(values)})  # fmt: skip

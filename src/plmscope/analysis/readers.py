@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from plmscope.analysis.enrichment import TABLE_COLUMNS
 from plmscope.errors import located
+from plmscope.schemas import from_disk
 
 
 def read_enrichment_table(path: str | Path) -> pd.DataFrame:
@@ -19,7 +20,8 @@ def read_enrichment_table(path: str | Path) -> pd.DataFrame:
         path: the table file.
 
     Returns:
-        The table, with at least :data:`plmscope.analysis.enrichment.TABLE_COLUMNS`.
+        The table, with at least :data:`plmscope.analysis.enrichment.TABLE_COLUMNS`; ``layer`` and ``head``
+        0-based as the code holds them (the file has them 1-based).
 
     Raises:
         PlmscopeError: the file is missing, not readable Parquet, lacks columns or has no rows.
@@ -36,7 +38,7 @@ def read_enrichment_table(path: str | Path) -> pd.DataFrame:
         raise located(path, f"enrichment table lacks columns {missing}")
     if table.empty:
         raise located(path, "enrichment table is empty")
-    return table
+    return from_disk("enrichment", table)
 
 
 def read_enrichment_meta(path: str | Path) -> dict:

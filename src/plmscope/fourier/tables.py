@@ -34,7 +34,7 @@ def interaction_table(
         top_k: rows kept per order (largest magnitude first).
 
     Returns:
-        Columns ``order``, ``sites`` (1-based, comma-separated), ``site_labels``, ``mutations``
+        Columns ``interaction_order``, ``sites`` (1-based, comma-separated), ``site_labels``, ``mutations``
         (e.g. ``"K12A,E15G"``), ``amino_acids``, ``value``, ``magnitude``, ``rank`` (1 = largest
         within its order), sorted by order then rank.
     """
@@ -73,16 +73,16 @@ def interaction_table(
             S = parts[sets[j]][0]
             aa = [str(letters[s, v]) for s, v in zip(S, idx[j])]
             rows.append({
-                "order": order,
+                "interaction_order": order,
                 "sites": ",".join(str(spec.sites[s] + 1) for s in S),
                 "site_labels": ",".join(labels[s] for s in S),
                 "mutations": ",".join(f"{labels[s]}{a}" for s, a in zip(S, aa)),
                 "amino_acids": ",".join(aa),
-                "value": float(vals[j]),
+                "coefficient": float(vals[j]),
                 "magnitude": float(abs(vals[j])),
                 "rank": rank,
             })  # fmt: skip
-    columns = ["order", "sites", "site_labels", "mutations", "amino_acids", "value", "magnitude", "rank"]
+    columns = ["interaction_order", "sites", "site_labels", "mutations", "amino_acids", "coefficient", "magnitude", "rank"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -159,7 +159,7 @@ def spectrum_rows(name: str, method: str, coef: FourierCoefficients) -> tuple[di
         "ruggedness": metrics.ruggedness(coef),
     }
     energy = [
-        {"site_set": name, "method": method, "order": int(r), "energy": float(e),
+        {"site_set": name, "method": method, "interaction_order": int(r), "energy": float(e),
          "fraction": float(e / var) if var > 0 and r > 0 else np.nan}
         for r, e in enumerate(per_order)
     ]  # fmt: skip

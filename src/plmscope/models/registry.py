@@ -16,6 +16,7 @@ from plmscope.models.known import KNOWN_MODELS, DType, Family, KnownModel  # noq
 from plmscope.models.resolve import (  # noqa: F401 (antiberty_paths re-exported)
     ResolvedModel,
     antiberty_paths,
+    model_hint,
     model_type,
     quiet_transformers,
     resolve_model,
@@ -152,4 +153,4 @@ def _load_or_explain(resolved: ResolvedModel, **kwargs) -> AttentionAdapter:
     except PlmscopeError:
         raise
     except Exception as exc:  # noqa: BLE001 - transformers/tokenizers raise many types, some bare Exception
-        raise PlmscopeError(f"model {name!r} could not be loaded: {short_error(exc)}") from exc
+        raise PlmscopeError(f"model {name!r} could not be loaded: {short_error(exc)}{model_hint(name)}") from exc

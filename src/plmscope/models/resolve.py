@@ -80,17 +80,49 @@ def resolve_model(name_or_path: str | os.PathLike) -> ResolvedModel:
         return ResolvedModel(name, "transformers", str(weights), tokenizer_source=str(vocab_dir))
     if in_cache(name):
         return ResolvedModel(name, "transformers", name, hub_fallback=not offline())
+    if "/" not in name and close_model_names(name):
+        # not a path, not a hub id (owner/name), not cached: most likely a misspelled known name
+        raise PlmscopeError(f"unknown model {name!r}{model_hint(name)}")
     if offline():
         raise PlmscopeError(
             f"model {name!r} could not be loaded: not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
+            f"{model_hint(name)}"
         )
     reason = hub_unreachable()
     if reason is not None:
         raise PlmscopeError(
             f"model {name!r} could not be loaded: not in the local Hugging Face cache and the hub cannot be "
-            f"reached ({reason})"
+            f"reached ({reason}){model_hint(name)}"
         )
     return ResolvedModel(name, "transformers", name, local_only=False)
+
+
+def close_model_names(name: str, *, n: int = 3) -> list[str]:
+    """Up to ``n`` known model names (``plmscope models``) closest to ``name``, best first (case-insensitive).
+
+    A name also matches by its part after the owner (``esm2_t6_8M`` finds ``facebook/esm2_t6_8M_UR50D``).
+    """
+    import difflib
+
+    from plmscope.models.known import KNOWN_MODELS
+
+    keys: dict[str, str] = {}
+    for known in KNOWN_MODELS:
+        keys.setdefault(known.lower(), known)
+        keys.setdefault(known.rpartition("/")[2].lower(), known)
+    query = name.lower()
+    hits = difflib.get_close_matches(query, list(keys), n=2 * n, cutoff=0.6)
+    hits += difflib.get_close_matches(query.rpartition("/")[2], list(keys), n=2 * n, cutoff=0.6)
+    hits += [k for k in keys if len(query) >= 4 and query in k]
+    return list(dict.fromkeys(keys[h] for h in hits))[:n]
+
+
+def model_hint(name: str) -> str:
+    """``"; did you mean ...?"`` naming the closest known models ("" when none is close)."""
+    close = close_model_names(name)
+    if close:
+        return f"; did you mean {' or '.join(repr(c) for c in close)}? (`plmscope models` lists the known names)"
+    return ""
 
 
 def antiberty_paths() -> tuple[Path, Path]:

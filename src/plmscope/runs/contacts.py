@@ -155,7 +155,7 @@ def run_contacts(
     figures = _figures(summary, maps, model=model, best_label=best_label)
     _write(output_dir, summary=summary, per_protein=per_protein, selection=selection, meta=meta, figures=figures)
 
-    long_pl = summary[(summary["range"] == "long") & (summary["k"] == "L")].set_index("method")["precision"]
+    long_pl = summary[(summary["separation_range"] == "long") & (summary["k"] == "L")].set_index("method")["precision"]
     return {
         "output": str(output_dir),
         "train_proteins": len(train),

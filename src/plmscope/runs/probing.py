@@ -54,7 +54,7 @@ from plmscope.outputs import output_directory, save_figure, write_json, write_ta
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS: tuple[str, ...] = (
-    "semantics", "probe", "task", "layer", "metric", "value", "chance", "n_train", "n_train_positive", "n_valid",
+    "semantics", "probe", "task", "layer", "metric", "score", "chance", "n_train", "n_train_positive", "n_valid",
     "n_valid_positive", "n_valid_proteins", "converged",
 )  # fmt: skip
 """Columns of ``probing.csv`` under plmscope semantics (``semantics`` is ``plmscope``; provis:
@@ -335,7 +335,7 @@ def run_provis_probing(
         "layers": f"1..{adapter.num_layers}: 'layer' is the 1-based number of the transformer layer whose output "
                   "(hidden state, or attention for the attention probe) was probed; no embedding-layer (0) probe",
         "gravity": "probing_gravity.csv: center_of_gravity_0based is provis's 0-based layer index (layer 1 -> 0)",
-        "value": "metric on the validation table at the epoch of lowest validation loss (which also stops training)",
+        "score": "metric on the validation table at the epoch of lowest validation loss (which also stops training)",
         "settings": {name: dataclasses.asdict(s) for name, s in settings.items() if any(j.name == name for j in jobs)},
         "max_epochs": max_epochs, "contact_cutoff": contact_cutoff, "contact_min_separation": contact_min_separation,
         "max_residues": adapter.max_residues, "num_layers": adapter.num_layers, "num_heads": adapter.num_heads,
@@ -645,7 +645,7 @@ def _row(probe: str, task: str, layer: int, value: float, chance: float, *, y_tr
          n_valid_positive: int, n_valid_proteins: int, converged: bool) -> dict:  # fmt: skip
     """One row of :data:`RESULT_COLUMNS`."""
     return {
-        "semantics": "plmscope", "probe": probe, "task": task, "layer": layer, "metric": TASK_METRICS[task], "value": value,
+        "semantics": "plmscope", "probe": probe, "task": task, "layer": layer, "metric": TASK_METRICS[task], "score": value,
         "chance": chance, "n_train": len(y_train), "n_train_positive": int(np.count_nonzero(y_train)),
         "n_valid": n_valid, "n_valid_positive": n_valid_positive, "n_valid_proteins": n_valid_proteins,
         "converged": converged,
@@ -728,9 +728,9 @@ def _best(table: pd.DataFrame) -> dict[str, str]:
     """``"<probe> <task>" -> "layer L: value"`` for the best layer of every probe and task."""
     out = {}
     for (probe, task), part in table.groupby(["probe", "task"], sort=False):
-        part = part.dropna(subset=["value"])
+        part = part.dropna(subset=["score"])
         if part.empty:
             continue
-        best = part.loc[part["value"].idxmax()]
-        out[f"{probe} {task}"] = f"layer {int(best['layer'])}: {best['metric']} {best['value']:.3f}"
+        best = part.loc[part["score"].idxmax()]
+        out[f"{probe} {task}"] = f"layer {int(best['layer'])}: {best['metric']} {best['score']:.3f}"
     return out

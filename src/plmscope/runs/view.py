@@ -19,6 +19,7 @@ from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
 from plmscope.options import THETA
+from plmscope.schemas import from_disk
 from plmscope.viz.viewer import ATTENTION_ROW_COLUMNS, render_viewer_html
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,7 @@ def read_protein_attention(attention_dir: str | Path, protein_id: str, *, min_we
 
 
 def top_head(path: str | Path, *, feature: str = "binding_site") -> tuple[int, int]:
-    """The rank-1 (layer, head), 0-based, of ``feature`` in an enrichment ``top_heads`` table.
+    """The rank-1 (layer, head), 0-based, of ``feature`` in an enrichment ``top_heads`` table (stored 1-based).
 
     Args:
         path: ``top_heads.parquet`` or ``.csv``, or the enrichment directory holding one.
@@ -250,7 +251,7 @@ def top_head(path: str | Path, *, feature: str = "binding_site") -> tuple[int, i
     missing = [c for c in ("feature", "layer", "head", "rank") if c not in table.columns]
     if missing:
         raise located(path, f"lacks column(s) {missing}")
-    rows = table[table["feature"] == feature]
+    rows = from_disk("top_heads", table[table["feature"] == feature])
     if rows.empty:
         known = sorted(pd.unique(table["feature"]).tolist())
         raise located(path, f"no head listed for feature {feature!r} (listed: {known})")

@@ -27,7 +27,7 @@ def plot_precision_by_range(
     """Grouped bars of mean precision per separation range, one panel per k (L, L/2, L/5).
 
     Args:
-        summary: the contact-prediction table (method, range, k, precision, n_proteins).
+        summary: the contact-prediction table (method, separation_range, k, precision, n_proteins).
         ranges: ranges on the x axis, in order.
         labels: legend text per method (default: the method name).
         title: figure title.
@@ -38,10 +38,10 @@ def plot_precision_by_range(
     Raises:
         PlmscopeError: the table lacks a column or has no row for the ranges.
     """
-    missing = [c for c in ("method", "range", "k", "precision") if c not in summary.columns]
+    missing = [c for c in ("method", "separation_range", "k", "precision") if c not in summary.columns]
     if missing:
         raise PlmscopeError(f"contact-prediction table lacks columns {missing}")
-    rows = summary[summary["range"].isin(ranges)]
+    rows = summary[summary["separation_range"].isin(ranges)]
     if rows.empty:
         raise PlmscopeError(f"contact-prediction table has no rows for ranges {list(ranges)}")
     methods = list(pd.unique(rows["method"]))
@@ -54,7 +54,7 @@ def plot_precision_by_range(
     colours = {m: METHOD_COLOURS.get(m) or next(palette) for m in methods}
     for ax, k in zip(axes, TOP_K):
         for n, method in enumerate(methods):
-            sub = rows[(rows["method"] == method) & (rows["k"] == k)].set_index("range")
+            sub = rows[(rows["method"] == method) & (rows["k"] == k)].set_index("separation_range")
             heights = 100 * np.array([float(sub["precision"].get(r, np.nan)) for r in ranges])
             ok = np.isfinite(heights)
             if ok.any():  # a method without any precision here is neither drawn nor in the legend

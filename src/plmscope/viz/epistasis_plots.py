@@ -44,8 +44,8 @@ def plot_energy_by_order(energy: pd.DataFrame, *, title: str | None = None) -> F
     Raises:
         PlmscopeError: a column is missing or the table is empty.
     """
-    _require(energy, ("site_set", "method", "order", "fraction"), "energy-per-order")
-    rows = energy[energy["order"] >= 1]
+    _require(energy, ("site_set", "method", "interaction_order", "fraction"), "energy-per-order")
+    rows = energy[energy["interaction_order"] >= 1]
     sets = list(pd.unique(rows["site_set"]))
     methods = list(pd.unique(rows["method"]))
     colours = _colours(methods)
@@ -54,9 +54,9 @@ def plot_energy_by_order(energy: pd.DataFrame, *, title: str | None = None) -> F
     width = 0.8 / max(len(methods), 1)
     for ax, site_set in zip(axes, sets):
         sub = rows[rows["site_set"] == site_set]
-        orders = np.arange(1, int(sub["order"].max()) + 1)
+        orders = np.arange(1, int(sub["interaction_order"].max()) + 1)
         for k, method in enumerate(methods):
-            values = sub[sub["method"] == method].set_index("order")["fraction"]
+            values = sub[sub["method"] == method].set_index("interaction_order")["fraction"]
             heights = [100 * float(values.get(o, 0.0)) for o in orders]
             ax.bar(orders + (k - (len(methods) - 1) / 2) * width, heights, width=width, color=colours[method],
                    label=method)  # fmt: skip

@@ -158,7 +158,7 @@ def plot_probing(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     the ``chance`` level (when the table has it) dashed grey.
 
     Args:
-        table: ``probing.csv`` rows (probe, task, layer, metric, value, optionally chance).
+        table: ``probing.csv`` rows (probe, task, layer, metric, score, optionally chance).
         title: figure title.
     """
     if table.empty:
@@ -171,7 +171,7 @@ def plot_probing(table: pd.DataFrame, *, title: str | None = None) -> Figure:
         for probe, color in (("embedding", "tab:orange"), ("attention", "tab:blue")):
             rows = part[part["probe"] == probe].sort_values("layer")
             if not rows.empty:
-                ax.plot(rows["layer"], rows["value"], marker=".", color=color, label=probe)
+                ax.plot(rows["layer"], rows["score"], marker=".", color=color, label=probe)
         if "chance" in part.columns and part["chance"].notna().any():
             rows = part.sort_values("layer").drop_duplicates("layer")
             ax.plot(rows["layer"], rows["chance"], color="0.5", linestyle="--", linewidth=1, label="chance")
