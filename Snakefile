@@ -27,4 +27,5 @@ include: "workflow/rules/epistasis.smk"
 rule all:
     input:
         get_final_output(),
+        get_planned_output,
     default_target: True

@@ -37,8 +37,43 @@ def test_lint_is_clean():
 def test_default_config_dry_run_plans_every_stage():
     result = snakemake("-n", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stdout
-    for rule in ("data_prepare", "attention_extract", "enrichment_compute", "figures_enrichment", "figures_view3d"):
+    for rule in ("data_prepare", "data_plan", "attention_extract", "enrichment_compute", "figures_enrichment",
+                 "figures_seqview"):  # fmt: skip
         assert rule in result.stdout
+
+
+def test_dry_run_after_the_plan_requests_only_what_each_dataset_supports(tmp_path):
+    """The checkpoint's plan: a structured table gets 3D views, contacts, probing; FASTA gets skips, named once."""
+    from plmscope.runs.plan import run_plan
+    from plmscope.runs.prepare import run_prepare
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    fasta = tmp_path / "mine.fasta"
+    fasta.write_text(">a\nMKTAYIAKQRQISFVKSHFSRQ\n>b\nACDEFGHIKLMNPQRSTVWY\n")
+    demo = REPO / "resources/demo/proteins.parquet"
+    config["datasets"] = {"demo": {"format": "table", "inputs": [str(demo)]},
+                          "mine": {"format": "fasta", "inputs": [str(fasta)]}}  # fmt: skip
+    config["epistasis"]["activate"] = False
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    for name, fmt, source in (("demo", "table", demo), ("mine", "fasta", fasta)):
+        table = tmp_path / f"results/proteins/{name}.parquet"
+        run_prepare([source], fmt=fmt, output=table)
+        run_plan(table, tmp_path / f"results/proteins/{name}.plan.json", dataset=name,
+                 markdown=tmp_path / f"results/plan/{name}.md",
+                 contacts_train_proteins=config["contacts"]["train_proteins"])  # fmt: skip
+    result = snakemake("-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+                       "-n", "-p")  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    for path in ("results/views/antiberty/demo", "results/contacts/antiberty/demo", "results/probing/antiberty/demo",
+                 "results/robustness/antiberty/mine", "results/contact_maps/antiberty/mine",
+                 "results/seqviews/antiberty/mine"):  # fmt: skip
+        assert f"output: {path}" in out, path
+    for path in ("results/views/antiberty/mine", "results/contacts/antiberty/mine", "results/probing/antiberty/mine"):
+        assert f"output: {path}" not in out, path
+    for analysis in ("views", "contacts", "probing"):
+        assert out.count(f"dataset mine: {analysis} skipped:") == 1, analysis
+    assert "dataset demo:" not in out
 
 
 def test_misspelled_config_key_stops_the_run_naming_the_key(tmp_path):
