@@ -167,7 +167,8 @@ def test_own_data_fasta_and_pdb_without_sites_every_job_succeeds(tmp_path):
         "structures": {"format": "pdb", "inputs": sorted(str(p) for p in pdb_dir.glob("*.pdb"))},
     }
     config["enrichment"]["min_count"] = 1
-    config["contacts"]["train_proteins"] = 1
+    # seed 3 trains on 1A8O_A and one 2BEG chain (a lone 26-residue fibril chain has no contact 6 apart)
+    config["contacts"].update(train_proteins=2, seed=3)
     config["robustness"]["n_boot"] = 50
     config["probing"]["valid_fraction"] = 0.5
     config["epistasis"]["activate"] = False
