@@ -28,6 +28,7 @@ include: "workflow/rules/outputs.smk"
 rule all:
     input:
         get_final_output(),
+        get_planned_output,
     default_target: True
 
 

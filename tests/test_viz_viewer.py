@@ -320,8 +320,12 @@ def test_run_view_many_uses_the_top_head_and_links_every_page(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [".plmscope-output", "index.html", "other.html"]  # the directory was replaced
     with pytest.raises(PlmscopeError, match="not both or neither"):
         run_view_many(proteins, att, out, top_heads=enrichment, layer=0, head=0)
+    # a feature without a ranked head (no annotation on this dataset) falls back to contact's top head
+    fallback = run_view_many(proteins, att, out, top_heads=enrichment, feature="ptm")
+    assert fallback["head"] == "1-1" and "'ptm' lists no head" in fallback["chosen_by"]
     with pytest.raises(PlmscopeError, match="no head listed for feature 'ptm'"):
-        run_view_many(proteins, att, out, top_heads=enrichment, feature="ptm")
+        top_head(enrichment, feature="ptm")
+    explicit = run_view_many(proteins, att, out, protein_ids=["other"], layer=0, head=3, threshold=0.6)
     with pytest.raises(PlmscopeError, match="'bare' has no CA coordinates"):
         run_view_many(proteins, att, out, protein_ids=["other", "bare"], layer=0, head=0)
     assert sorted(p.name for p in out.iterdir()) == [".plmscope-output", "index.html", "other.html"]  # failed runs left it intact

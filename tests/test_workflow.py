@@ -37,8 +37,43 @@ def test_lint_is_clean():
 def test_default_config_dry_run_plans_every_stage():
     result = snakemake("-n", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stdout
-    for rule in ("data_prepare", "attention_extract", "enrichment_compute", "figures_enrichment", "figures_view3d", "outputs_readme"):
+    for rule in ("data_prepare", "data_plan", "attention_extract", "enrichment_compute", "figures_enrichment",
+                 "figures_seqview", "outputs_readme"):  # fmt: skip
         assert rule in result.stdout
+
+
+def test_dry_run_after_the_plan_requests_only_what_each_dataset_supports(tmp_path):
+    """The checkpoint's plan: a structured table gets 3D views, contacts, probing; FASTA gets skips, named once."""
+    from plmscope.runs.plan import run_plan
+    from plmscope.runs.prepare import run_prepare
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    fasta = tmp_path / "mine.fasta"
+    fasta.write_text(">a\nMKTAYIAKQRQISFVKSHFSRQ\n>b\nACDEFGHIKLMNPQRSTVWY\n")
+    demo = REPO / "resources/demo/proteins.parquet"
+    config["datasets"] = {"demo": {"format": "table", "inputs": [str(demo)]},
+                          "mine": {"format": "fasta", "inputs": [str(fasta)]}}  # fmt: skip
+    config["epistasis"]["activate"] = False
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    for name, fmt, source in (("demo", "table", demo), ("mine", "fasta", fasta)):
+        table = tmp_path / f"results/proteins/{name}.parquet"
+        run_prepare([source], fmt=fmt, output=table)
+        run_plan(table, tmp_path / f"results/proteins/{name}.plan.json", dataset=name,
+                 markdown=tmp_path / f"results/plan/{name}.md",
+                 contacts_train_proteins=config["contacts"]["train_proteins"])  # fmt: skip
+    result = snakemake("-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+                       "-n", "-p")  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    for path in ("results/views/antiberty/demo", "results/contacts/antiberty/demo", "results/probing/antiberty/demo",
+                 "results/robustness/antiberty/mine", "results/contact_maps/antiberty/mine",
+                 "results/seqviews/antiberty/mine"):  # fmt: skip
+        assert f"output: {path}" in out, path
+    for path in ("results/views/antiberty/mine", "results/contacts/antiberty/mine", "results/probing/antiberty/mine"):
+        assert f"output: {path}" not in out, path
+    for analysis in ("views", "contacts", "probing"):
+        assert out.count(f"dataset mine: {analysis} skipped:") == 1, analysis
+    assert "dataset demo:" not in out
 
 
 def test_misspelled_config_key_stops_the_run_naming_the_key(tmp_path):
@@ -112,6 +147,67 @@ def test_full_run_on_two_real_proteins(tmp_path):
     assert "report/report.html" in names
     assert any(name.endswith("contact_heatmap.png") for name in names)
     assert any(name.endswith("index.html") for name in names)
+
+
+@pytest.mark.slow
+def test_own_data_fasta_and_pdb_without_sites_every_job_succeeds(tmp_path):
+    """Issue #12: a FASTA-only dataset and a PDB folder without SITE records in the default target.
+
+    Every job succeeds; what the data cannot feed is skipped, named once in the log and in the plan
+    pages; the FASTA proteins get sequence views and contact maps from the regression fitted on the PDB set.
+    """
+    fasta = tmp_path / "mine.fasta"
+    fasta.write_text(">seq1 first\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n>seq2\nEVQLVESGGGLVQPGGSLRLSCAASGFTFS\n")
+    pdb_dir = tmp_path / "pdb"
+    pdb_dir.mkdir()
+    for name in ("1A8O_ca.pdb", "2BEG_ca.pdb"):  # CA records of PDB 1A8O and 2BEG: no SITE records
+        (pdb_dir / name).write_bytes((REPO / "tests/data" / name).read_bytes())
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["datasets"] = {
+        "mine": {"format": "fasta", "inputs": [str(fasta)]},
+        "structures": {"format": "pdb", "inputs": sorted(str(p) for p in pdb_dir.glob("*.pdb"))},
+    }
+    config["enrichment"]["min_count"] = 1
+    # seed 3 trains on 1A8O_A and one 2BEG chain (a lone 26-residue fibril chain has no contact 6 apart)
+    config["contacts"].update(train_proteins=2, seed=3)
+    config["robustness"]["n_boot"] = 50
+    config["probing"]["valid_fraction"] = 0.5
+    config["epistasis"]["activate"] = False
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    args = ("-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"))
+
+    result = snakemake(*args, "--cores", "2")
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    for analysis in ("views", "contacts", "probing"):
+        assert out.count(f"dataset mine: {analysis} skipped:") == 1, (analysis, out)
+    assert "dataset structures:" not in out
+    plan = (tmp_path / "results/plan/mine.md").read_text()
+    assert "| contacts | skipped: 0 proteins with CA coordinates" in plan
+    assert "| views | skipped: no protein has CA coordinates" in plan
+    assert "binding sites 0" in (tmp_path / "results/plan/structures.md").read_text()
+    results = tmp_path / "results"
+    for missing in ("views", "contacts", "probing"):
+        assert not (results / missing / "antiberty/mine").exists()
+    # the structured set runs what needs structure; its 3D views fall back from binding_site (no SITE records)
+    assert (results / "views/antiberty/structures/index.html").is_file()
+    assert "lists no head on this dataset" in (results / "views/antiberty/structures/index.html").read_text()
+    assert (results / "contacts/antiberty/structures/regression.parquet").is_file()
+    assert any((results / "probing/antiberty/structures").glob("*.csv"))
+    for dataset, ids in (("mine", ("seq1", "seq2")), ("structures", ("1A8O_A",))):
+        views = results / "seqviews/antiberty" / dataset
+        assert (views / "index.html").is_file()
+        assert all((views / f"{pid}.html").stat().st_size > 0 for pid in ids)
+        maps = results / "contact_maps/antiberty" / dataset
+        probs = pd.read_parquet(maps / "contact_probs.parquet")
+        assert set(ids) <= set(probs["protein_id"])
+        assert all((maps / f"contact_map_{pid}.png").stat().st_size > 0 for pid in ids)
+    assert (results / "robustness/antiberty/mine/meta.json").is_file()
+
+    report = snakemake(*args, "--report", str(tmp_path / "report.zip"))
+    assert report.returncode == 0, report.stdout
+    names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
+    assert any(name.endswith("mine.md") for name in names)
 
 
 PAPER_MODELS = (

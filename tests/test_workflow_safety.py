@@ -21,7 +21,7 @@ RULES = REPO / "workflow" / "rules"
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 
 STAGES = ("data", "attention", "enrichment", "figures", "contacts", "robustness", "probing", "paper",
-          "epistasis", "downloads")  # fmt: skip
+          "epistasis", "downloads", "outputs")  # fmt: skip
 EVIL_SOURCE = "$(touch pwned)antiberty"
 # A real file name with every shell metacharacter Snakemake lets through (it expands `{x}` and `<x>`).
 EVIL_NAME = "odd $(touch pwned) `touch pwned2` ; touch pwned3 & | <> <X> (v2) 'single' \"double\" \\ $HOME.fasta"

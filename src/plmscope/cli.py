@@ -32,6 +32,9 @@ EXAMPLES: dict[str, str] = {
     "convert-tape": "plmscope convert-tape resources/tape/bert-base -o resources/models/tape_bert",
     "models": "plmscope models",
     "schemas": "plmscope schemas -o results/README.md",
+    "plan": "plmscope plan --proteins proteins.parquet --dataset mine -o mine.plan.json",
+    "seqview": "plmscope seqview --proteins proteins.parquet --attention attention/ -o seqviews/",
+    "contact-maps": "plmscope contact-maps --proteins mine.parquet --model antiberty --regression contacts/ -o contact_maps/",
 }
 """One example command per verb, shown at the end of ``plmscope <verb> --help``."""
 
@@ -285,6 +288,40 @@ def run_view(args: argparse.Namespace) -> None:
     logging.info("viewer summary: %s", summary)
 
 
+def run_plan(args: argparse.Namespace) -> None:
+    """Count what a protein table carries (coordinates, labels) and plan which analyses it supports."""
+    from plmscope.runs.plan import run_plan as run
+
+    run(
+        Path(args.proteins),
+        Path(args.output),
+        dataset=args.dataset,
+        markdown=None if args.markdown is None else Path(args.markdown),
+        contacts_train_proteins=args.contacts_train_proteins,
+        valid_dataset=args.valid_dataset,
+        inactive=args.inactive,
+    )
+
+
+def run_seqview(args: argparse.Namespace) -> None:
+    """Write sequence-level attention views (head view + model view, offline HTML) for every protein; no structure needed."""
+    from plmscope.runs.view import run_seqview as run
+
+    summary = run(Path(args.proteins), Path(args.attention), Path(args.output), max_proteins=args.max_proteins,
+                  min_weight=args.min_weight)  # fmt: skip
+    logging.info("sequence views: %s", summary)
+
+
+def run_contact_maps(args: argparse.Namespace) -> None:
+    """Predict contact probability maps for any sequences with the regression a `contacts` run saved."""
+    from plmscope.runs.contact_maps import run_contact_maps as run
+
+    summary = run(Path(args.proteins), Path(args.regression), Path(args.output), model=args.model,
+                  max_residues=args.max_residues, long_sequences=args.long_sequences, device=args.device,
+                  dtype=args.dtype, progress=not args.no_progress)  # fmt: skip
+    logging.info("contact maps: %s", summary)
+
+
 def run_download(args: argparse.Namespace) -> None:
     """Download a manifest entry or URL (retried, checksummed, atomic), or unpack an archive."""
     from plmscope.runs.download import run_download as run
@@ -522,6 +559,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-weight", type=float, help="lowest weight embedded in the page")
     p.add_argument("--max-proteins", type=int, default=opt.VIEW_MAX_PROTEINS)
     p.set_defaults(func=run_view)
+
+    p = sub.add_parser("plan", help=run_plan.__doc__)
+    p.add_argument("--proteins", required=True, help="protein table")
+    p.add_argument("-o", "--output", required=True, help="plan JSON (capabilities and analyses run or skipped)")
+    p.add_argument("--dataset", required=True, help="dataset name (messages, title)")
+    p.add_argument("--markdown", help="also write the plan as a Markdown page")
+    p.add_argument("--contacts-train-proteins", type=int, default=opt.CONTACT_TRAIN_PROTEINS,
+                   help="proteins the contact regression trains on")
+    p.add_argument("--valid-dataset", action="store_true", help="probing validates on another dataset")
+    p.add_argument("--inactive", nargs="*", default=[], help="analyses switched off in the configuration")
+    p.set_defaults(func=run_plan)
+
+    p = sub.add_parser("seqview", help=run_seqview.__doc__)
+    p.add_argument("--proteins", required=True, help="protein table")
+    p.add_argument("--attention", required=True, help="attention dataset directory of that table")
+    p.add_argument("-o", "--output", required=True, help="output directory: <protein>.html and index.html")
+    p.add_argument("--max-proteins", type=int, help="the first N analysed proteins (default: all)")
+    p.add_argument("--min-weight", type=float, help="lowest weight embedded in the pages")
+    p.set_defaults(func=run_seqview)
+
+    p = sub.add_parser("contact-maps", help=run_contact_maps.__doc__)
+    p.add_argument("--proteins", required=True, help="protein table (structures not needed)")
+    p.add_argument("--model", required=True, help="the model the regression was fitted for")
+    p.add_argument("--regression", required=True, help="output directory of `plmscope contacts` (regression.parquet)")
+    p.add_argument("-o", "--output", required=True, help="output directory: contact_probs.parquet, one PNG per protein")
+    p.add_argument("--max-residues", type=int, default=opt.MAX_RESIDUES)
+    p.add_argument("--long-sequences", choices=opt.WHOLE_SEQUENCE_POLICIES, default=opt.LONG_SEQUENCES)
+    p.add_argument("--device", default=opt.DEVICE, help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default=opt.DTYPE, choices=opt.DTYPES)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_contact_maps)
 
     p = sub.add_parser("download", help=run_download.__doc__)
     what = p.add_mutually_exclusive_group(required=True)

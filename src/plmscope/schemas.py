@@ -111,6 +111,19 @@ _TABLES: tuple[TableSchema, ...] = (
     TableSchema("top_heads", "enrichment", "one of the top-k heads of a feature (same columns as `enrichment`)",
                 _ENRICHMENT_COLUMNS),
     # ---- contacts ----
+    TableSchema("regression", "contacts", "one head: its weight in the attention-contact regression (no pickle)", (
+        _layer(), _head(),
+        Column("feature_mean", "float", "mean of the head's APC-corrected symmetrised attention over training pairs"),
+        Column("feature_scale", "float", "its standard deviation (1 when features were not standardised)"),
+        Column("coefficient", "float", "L1 logistic-regression coefficient of the standardised feature"),
+        Column("intercept", "float", "the regression's intercept (the same on every row)"),
+    )),
+    TableSchema("contact_probs", "contact-maps", "one residue pair of one protein: predicted contact probability", (
+        Column("protein_id", "string", "protein id of the table"),
+        Column("i_1based", "integer", "first residue of the pair", base="1-based"),
+        Column("j_1based", "integer", "second residue of the pair (j > i)", base="1-based"),
+        Column("probability", "float", "contact probability from the saved regression"),
+    )),
     TableSchema("contact_prediction", "contacts", "one method, separation range and k (precision at L/k)", (
         Column("method", "string", "`regression` (all heads), `best_head`, `random` baseline"),
         Column("separation_range", "string", "|i - j| range: `short` 6-11, `medium` 12-23, `long` >= 24, `all` >= 6"),

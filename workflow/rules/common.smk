@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 import jsonschema
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
@@ -327,17 +328,17 @@ def get_attention_setting(key):
 
 
 def get_final_output():
-    """results/README.md, then every enrichment table and figure directory for each configured model x dataset."""
-    out = ["results/README.md"]
+    """results/README.md, then what every dataset supports, for each configured model x dataset.
+
+    Analyses that depend on what a dataset carries (structures, labels) come from
+    :func:`get_planned_output` once the checkpoint `data_plan` has read its protein table.
+    """
+    out = ["results/README.md"] + expand("results/plan/{dataset}.md", dataset=DATASETS)
     out += expand("results/enrichment/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     if config["figures"]["activate"]:
         out += expand("results/figures/{model}/{dataset}", model=MODELS, dataset=DATASETS)
-    if config["views"]["activate"]:
-        out += expand("results/views/{model}/{dataset}", model=MODELS, dataset=DATASETS)
-    if config["contacts"]["activate"]:
-        out += expand("results/contacts/{model}/{dataset}", model=MODELS, dataset=DATASETS)
-    if config["robustness"]["activate"]:
-        out += expand("results/robustness/{model}/{dataset}", model=MODELS, dataset=DATASETS)
+    if config["sequence_views"]["activate"]:
+        out += expand("results/seqviews/{model}/{dataset}", model=MODELS, dataset=DATASETS)
     out += get_paper_analyses_final_output()
     if config["epistasis"]["activate"]:
         out += expand("results/epistasis/{landscape}", landscape=EPISTASIS_LANDSCAPES)
@@ -428,8 +429,6 @@ def get_paper_analyses_final_output():
     if config["paper_analyses"]["activate"]:
         out += get_paper_analyses_output(MODELS, DATASETS)
         out += ["results/comparison/comparison.csv", "results/comparison/comparison.md"]
-    if config["probing"]["activate"]:
-        out += get_probing_output(MODELS, DATASETS)
     return out
 
 
@@ -481,3 +480,86 @@ def get_epistasis_resource(key):
         return block[key]
 
     return resource
+
+
+# ---- the plan: what each dataset supports (checkpoint data_plan in data.smk) -------------------
+# Analysis -> (result directory, config block with its `activate` switch). A skipped analysis is
+# named once in the log and in results/plan/<dataset>.md (in the report); it never becomes a job.
+PLANNED = {
+    "views": ("results/views", "views"),
+    "contacts": ("results/contacts", "contacts"),
+    "probing": ("results/probing", "probing"),
+    "robustness": ("results/robustness", "robustness"),
+    "contact_maps": ("results/contact_maps", "contact_maps"),
+}
+_SKIPS_LOGGED = set()
+
+
+def get_plan_inactive():
+    """Analyses switched off in the config (`activate: false`), as `plmscope plan --inactive` values."""
+    blocks = {**{name: block for name, (_, block) in PLANNED.items()}, "sequence_views": "sequence_views"}
+    return [name for name, block in blocks.items() if not config[block]["activate"]]
+
+
+def get_plan(dataset):
+    """The plan of a dataset (results/proteins/<dataset>.plan.json), once checkpoint data_plan has run."""
+    with open(checkpoints.data_plan.get(dataset=dataset).output.json) as plan:
+        return json.load(plan)
+
+
+def log_skip(dataset, analysis, reason):
+    """Name a skipped analysis once in the log (input functions are evaluated several times)."""
+    if (dataset, analysis) not in _SKIPS_LOGGED:
+        _SKIPS_LOGGED.add((dataset, analysis))
+        logger.warning(f"dataset {dataset}: {analysis} skipped: {reason}")
+
+
+def is_planned(dataset, analysis):
+    """True when the dataset supports the analysis and the config activates it; logs a skip once."""
+    if not config[PLANNED.get(analysis, (None, analysis))[1]]["activate"]:
+        return False
+    entry = get_plan(dataset)["analyses"][analysis]
+    if not entry["run"]:
+        log_skip(dataset, analysis, entry["reason"])
+    return entry["run"]
+
+
+def get_contact_regression_dataset():
+    """The dataset whose fitted contact regression `contact_maps` applies, or None (skips logged)."""
+    named = config["contact_maps"]["train_dataset"]
+    if named is not None:
+        if named not in DATASETS:
+            raise config_error("contact_maps.train_dataset", f"{named!r} is not a dataset of `datasets:`")
+        return named if is_planned(named, "contacts") else None
+    for dataset in DATASETS:
+        if get_plan(dataset)["analyses"]["contacts"]["run"]:
+            return dataset
+    return None
+
+
+def get_contact_regression_input(wildcards):
+    """The `contacts` output (regression.parquet inside) of the regression's dataset for this model."""
+    dataset = get_contact_regression_dataset()
+    return expand("results/contacts/{model}/{dataset}", model=wildcards.model, dataset=dataset)
+
+
+def get_planned_output(wildcards):
+    """Input function of the default target: the analyses each dataset's plan supports (skips logged once)."""
+    out = []
+    for dataset in DATASETS:
+        for analysis, (directory, _) in PLANNED.items():
+            if analysis == "contact_maps" or not is_planned(dataset, analysis):
+                continue
+            out += expand(f"{directory}/{{model}}/{{dataset}}", model=MODELS, dataset=dataset)
+    if config["contact_maps"]["activate"]:
+        regression = get_contact_regression_dataset()
+        if regression is None:
+            reason = "no configured dataset has enough proteins with CA coordinates to fit the contact regression"
+            if config["contacts"]["activate"] is False:
+                reason = "contacts.activate is false: no contact regression is fitted"
+            for dataset in DATASETS:
+                log_skip(dataset, "contact_maps", reason)
+        else:
+            out += [f"results/contacts/{model}/{regression}" for model in MODELS]
+            out += expand("results/contact_maps/{model}/{dataset}", model=MODELS, dataset=DATASETS)
+    return out

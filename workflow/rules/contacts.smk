@@ -43,3 +43,40 @@ rule contacts_predict:
         " --n-maps {params.n_maps:q} --max-residues {params.max_residues:q}"
         " --long-sequences {params.long_sequences:q} --device {params.device:q}"
         " --dtype {params.dtype:q} > {log:q} 2>&1"
+
+
+# Contact maps for any sequence: the regression `contacts_predict` fitted on the structured dataset
+# (contact_maps.train_dataset) applied to every protein of a dataset, with or without structures.
+rule contacts_maps:
+    input:
+        proteins="results/proteins/{dataset}.parquet",
+        regression=get_contact_regression_input,
+    output:
+        report(
+            directory("results/contact_maps/{model}/{dataset}"),
+            patterns=["{name}.png"],
+            caption="../report/contact_maps.rst",
+            category="Contact maps",
+            labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
+        ),
+    log:
+        "logs/contacts_maps/{model}/{dataset}.log",
+    params:
+        plmscope=PLMSCOPE,
+        source=get_model_source,
+        max_residues=config["attention"]["max_residues"],
+        long_sequences=config["contacts"]["long_sequences"],
+        device=config["attention"]["device"],
+        dtype=config["attention"]["dtype"],
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["contacts"]["threads"]
+    resources:
+        mem_mb=config["contacts"]["mem_mb"],
+        runtime=config["contacts"]["runtime"],
+        gpu=config["attention"]["gpus"],
+    shell:
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} contact-maps --proteins {input.proteins:q}"
+        " --model {params.source:q} --regression {input.regression:q} -o {output:q}"
+        " --max-residues {params.max_residues:q} --long-sequences {params.long_sequences:q}"
+        " --device {params.device:q} --dtype {params.dtype:q} > {log:q} 2>&1"

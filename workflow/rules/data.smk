@@ -47,3 +47,35 @@ rule data_prepare_full:
     shell:
         "{params.plmscope:q} prepare --format {params.fmt:q} {params.dssp:q} {params.paths:q}"
         " -o {output:q} > {log:q} 2>&1"
+
+
+# What each protein table supports (coordinates, labels): the default target reads the plan and
+# requests only the analyses the dataset can feed; the Markdown page names the skipped ones.
+checkpoint data_plan:
+    input:
+        "results/proteins/{dataset}.parquet",
+    output:
+        json="results/proteins/{dataset}.plan.json",
+        md=report(
+            "results/plan/{dataset}.md",
+            caption="../report/plan.rst",
+            category="Analysis plan",
+            labels={"dataset": "{dataset}"},
+        ),
+    log:
+        "logs/data_plan/{dataset}.log",
+    params:
+        plmscope=PLMSCOPE,
+        train_proteins=config["contacts"]["train_proteins"],
+        valid=["--valid-dataset"] if config["probing"].get("valid_dataset") else [],
+        inactive=get_plan_inactive(),
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "{params.plmscope:q} plan --proteins {input:q} --dataset {wildcards.dataset:q} -o {output.json:q}"
+        " --markdown {output.md:q} --contacts-train-proteins {params.train_proteins:q} {params.valid:q}"
+        " --inactive {params.inactive:q} > {log:q} 2>&1"

@@ -55,3 +55,32 @@ rule figures_view3d:
         "{params.plmscope:q} view --proteins {input.proteins:q} --attention {input.attention:q}"
         " --top-heads {input.enrichment:q} --feature {params.feature:q}"
         " --max-proteins {params.max_proteins:q} -o {output:q} > {log:q} 2>&1"
+
+
+# Sequence-level attention views: one offline HTML page per protein (no structure needed) + index.html.
+rule figures_seqview:
+    input:
+        proteins="results/proteins/{dataset}.parquet",
+        attention="results/attention/{model}/{dataset}",
+    output:
+        report(
+            directory("results/seqviews/{model}/{dataset}"),
+            htmlindex="index.html",
+            caption="../report/seqview.rst",
+            category="Sequence attention views",
+            labels={"model": "{model}", "dataset": "{dataset}"},
+        ),
+    log:
+        "logs/figures_seqview/{model}/{dataset}.log",
+    params:
+        plmscope=PLMSCOPE,
+        max_proteins=get_optional_option("--max-proteins", config["sequence_views"]["max_proteins"]),
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    shell:
+        "{params.plmscope:q} seqview --proteins {input.proteins:q} --attention {input.attention:q}"
+        " {params.max_proteins:q} -o {output:q} > {log:q} 2>&1"

@@ -501,3 +501,54 @@ def summarise_precision(per_protein: pd.DataFrame) -> pd.DataFrame:
     grouped = per_protein.groupby(["method", "separation_range", "k"], sort=False)["precision"]
     out = grouped.agg(precision="mean", precision_sd="std", n_proteins="count").reset_index()
     return out[list(SUMMARY_COLUMNS)].astype({"n_proteins": "int64"})
+
+
+REGRESSION_COLUMNS: tuple[str, ...] = ("layer", "head", "feature_mean", "feature_scale", "coefficient", "intercept")
+"""Columns of a saved regression table: one row per feature (head, 0-based), intercept repeated."""
+
+
+def regression_table(model, *, num_layers: int, num_heads: int) -> pd.DataFrame:
+    """A fitted regression (:func:`fit_regression`) as a plain table, so it is saved without pickle.
+
+    Returns:
+        One row per head in feature order (``layer * heads + head``) with :data:`REGRESSION_COLUMNS`:
+        the standardisation (mean 0, scale 1 when the model does not standardise), the coefficient
+        in standardised units and the intercept.
+    """
+    coefficients, intercept = regression_coefficients(model)
+    n = num_layers * num_heads
+    if len(coefficients) != n:
+        raise PlmscopeError(f"regression_table: {len(coefficients)} coefficients for {num_layers} x {num_heads} heads")
+    mean, scale = np.zeros(n), np.ones(n)
+    if hasattr(model, "steps"):
+        scaler = model[0]
+        mean, scale = np.asarray(scaler.mean_, dtype=np.float64), np.asarray(scaler.scale_, dtype=np.float64)
+    index = np.arange(n)
+    return pd.DataFrame({"layer": index // num_heads, "head": index % num_heads, "feature_mean": mean,
+                         "feature_scale": scale, "coefficient": coefficients, "intercept": intercept})  # fmt: skip
+
+
+def predict_from_table(table: pd.DataFrame, features: np.ndarray) -> np.ndarray:
+    """Contact probabilities of pairs from a saved regression table (:func:`regression_table`).
+
+    Args:
+        table: the regression table, rows in feature order.
+        features: ``(P, layers * heads)`` pair features (:func:`pair_features`).
+
+    Returns:
+        ``(P,)`` probabilities ``sigmoid(((x - mean) / scale) . coefficient + intercept)``.
+
+    Raises:
+        PlmscopeError: missing columns, or a feature count other than the table's rows.
+    """
+    missing = [c for c in REGRESSION_COLUMNS if c not in table.columns]
+    if missing:
+        raise PlmscopeError(f"regression table lacks column(s) {missing}")
+    table = table.sort_values(["layer", "head"], kind="stable")
+    if features.shape[1] != len(table):
+        raise PlmscopeError(f"the model has {features.shape[1]} heads but the regression was fitted on {len(table)}")
+    scale = table["feature_scale"].to_numpy(dtype=np.float64)
+    scale = np.where(scale > 0, scale, 1.0)
+    z = (features.astype(np.float64) - table["feature_mean"].to_numpy(dtype=np.float64)) / scale
+    logit = z @ table["coefficient"].to_numpy(dtype=np.float64) + float(table["intercept"].iloc[0])
+    return 1.0 / (1.0 + np.exp(-logit))

@@ -21,6 +21,7 @@ from plmscope.analysis.contact_prediction import (
     TopK,
     contact_labels,
     evaluate_protein,
+    regression_table,
     pair_features,
     regression_coefficients,
     summarise_precision,
@@ -69,7 +70,9 @@ def run_contacts(
         output_dir: directory written atomically with ``contact_prediction.{parquet,csv}`` (mean
             precision per method, range and k over the test proteins, and the contact definition
             used), ``per_protein.{parquet,csv}``, ``head_selection.{parquet,csv}`` (each head's
-            training precision and regression coefficient), ``meta.json`` and the figures
+            training precision and regression coefficient), ``regression.{parquet,csv}`` (the fitted
+            regression as a table: standardisation, coefficient per head, intercept; applied to other
+            proteins by ``contact-maps``), ``meta.json`` and the figures
             ``precision_by_range`` and ``contact_map_<protein>`` (PNG and SVG).
         model: model name or directory (:func:`plmscope.models.registry.load_adapter`).
         train_proteins: proteins used to fit the regression and to pick the best head (Rao et al.: 20).
@@ -153,7 +156,9 @@ def run_contacts(
                  best=best, best_label=best_label, head_scores=head_scores, select_k=select_k,
                  select_range=select_range, train=train, test=test)  # fmt: skip
     figures = _figures(summary, maps, model=model, best_label=best_label)
-    _write(output_dir, summary=summary, per_protein=per_protein, selection=selection, meta=meta, figures=figures)
+    regression = regression_table(predictor.regression, num_layers=adapter.num_layers, num_heads=heads)
+    _write(output_dir, summary=summary, per_protein=per_protein, selection=selection, regression=regression, meta=meta,
+           figures=figures)  # fmt: skip
 
     long_pl = summary[(summary["separation_range"] == "long") & (summary["k"] == "L")].set_index("method")["precision"]
     return {
@@ -286,8 +291,13 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _write(output_dir: Path, *, summary, per_protein, selection, meta, figures) -> None:
-    """Write every table and figure into ``output_dir`` at once (atomic directory)."""
-    tables = {"contact_prediction": summary, "per_protein": per_protein, "head_selection": selection}
+def _write(output_dir: Path, *, summary, per_protein, selection, regression, meta, figures) -> None:
+    """Write every table and figure into ``output_dir`` at once (atomic directory).
+
+    ``regression.parquet`` is the fitted regression as a table (no pickle), applied to other
+    proteins by the ``contact-maps`` verb.
+    """
+    tables = {"contact_prediction": summary, "per_protein": per_protein, "head_selection": selection,
+              "regression": regression}  # fmt: skip
     write_outputs(output_dir, tables=tables, meta=meta, figures=figures)
     log.info("wrote contact prediction for %d test proteins to %s", per_protein["protein_id"].nunique(), output_dir)

@@ -27,7 +27,6 @@ from plmscope.analysis.robustness import (
 from plmscope.attention.extract import check_lengths, extract_attention
 from plmscope.data.shuffle import shuffle_sequences
 from plmscope.data.table import ProteinRecord, read_proteins
-from plmscope.errors import PlmscopeError
 from plmscope.options import DType, LongSequences
 from plmscope.outputs import write_outputs
 
@@ -134,14 +133,6 @@ def run_null_models(
         shutil.rmtree(scratch, ignore_errors=True)
 
     top = top_heads(tables["real"][theta], top_k=top_k)
-    if top.empty:
-        raise PlmscopeError(
-            f"{proteins_path}: no head of {model!r} has {min_count} thresholded weights on any feature at theta "
-            f"{theta}; lower min_count or theta"
-        )
-    boot = _bootstrap(per_protein, top, n_boot=n_boot, seed=seed, alpha=alpha)
-    null_table = null_model_table(top, tables, boot, theta=theta, min_count=min_count)
-    sweep_table = threshold_sweep_table(top, tables, min_count=min_count)
     meta = {
         "model": model, "proteins": str(proteins_path), "conditions": _conditions(seed, random_std), "theta": theta,
         "thresholds": sweep, "top_k": top_k, "features": list(features), "seed": seed, "random_std": random_std,
@@ -149,6 +140,17 @@ def run_null_models(
         "contact_min_separation": contact_min_separation, "attention_rows": rows_read,
         "n_proteins": len(per_protein["real"].ids),
     }  # fmt: skip
+    if top.empty:
+        # a small dataset (a few short sequences) need not reach min_count anywhere: a note, not a failure
+        meta["note"] = (f"no head of {model!r} has {min_count} thresholded weights on any feature at theta {theta} "
+                        f"on these {meta['n_proteins']} protein(s); nothing to compare (lower min_count or theta, or add "
+                        "proteins)")  # fmt: skip
+        log.warning("robustness: %s", meta["note"])
+        write_outputs(output_dir, tables={name: pd.DataFrame() for name in OUTPUT_TABLES}, meta=meta)
+        return {"output": str(output_dir), "note": meta["note"], "seconds": round(time.perf_counter() - started, 3)}
+    boot = _bootstrap(per_protein, top, n_boot=n_boot, seed=seed, alpha=alpha)
+    null_table = null_model_table(top, tables, boot, theta=theta, min_count=min_count)
+    sweep_table = threshold_sweep_table(top, tables, min_count=min_count)
     tables_out = dict(zip(OUTPUT_TABLES, (null_table, sweep_table, best_heads_table(tables), boot)))
     write_outputs(output_dir, tables=tables_out, meta=meta, figures=_figures(null_table, sweep_table, model=model))
     log.info("wrote null-model comparison to %s", output_dir)

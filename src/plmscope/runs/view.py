@@ -146,8 +146,7 @@ def run_view_many(
     if (layer is None) == (top_heads is None):
         raise PlmscopeError("view: give either layer and head, or a top_heads table, not both or neither")
     if top_heads is not None:
-        layer, head = top_head(top_heads, feature=feature)
-        chosen_by = f"rank 1 for {feature} in {top_heads}"
+        layer, head, chosen_by = choose_head(top_heads, feature=feature)
     else:
         chosen_by = "given"
     _check_head(meta, layer, head, attention_dir)
@@ -226,6 +225,64 @@ def read_protein_attention(attention_dir: str | Path, protein_id: str, *, min_we
     except (pa.ArrowException, OSError) as exc:
         raise located(folder, f"attention parts not readable ({exc})") from None
     return table.to_pandas()
+
+
+FALLBACK_FEATURES: tuple[str, ...] = ("contact", "binding_site", "helix", "strand", "turn_bend", "ptm")
+"""Features whose top head is shown, in this order, when the requested one lists no head."""
+
+
+def choose_head(path: str | Path, *, feature: str = "binding_site") -> tuple[int, int, str]:
+    """The head to show: rank 1 of ``feature``, else of a fallback feature, else head 1-1 (with a warning).
+
+    A small dataset or one without the feature's annotation (no binding sites, no structure) ranks
+    no head for it; the views then show the best head of :data:`FALLBACK_FEATURES` (then of any
+    listed feature, e.g. an amino acid), so they degrade to another head instead of failing.
+
+    Returns:
+        ``(layer, head, chosen_by)``, 0-based, with ``chosen_by`` a one-line note.
+
+    Raises:
+        PlmscopeError: the table is missing or malformed.
+    """
+    table, path = _read_top_heads(path)
+    listed = list(dict.fromkeys(table["feature"].tolist()))
+    if feature in listed:
+        layer, head = _rank_one(table, feature)
+        return layer, head, f"rank 1 for {feature} in {path}"
+    others = [f for f in FALLBACK_FEATURES if f in listed] + [f for f in listed if f not in FALLBACK_FEATURES]
+    if others:
+        layer, head = _rank_one(table, others[0])
+        note = f"rank 1 for {others[0]} in {path} ({feature!r} lists no head on this dataset)"
+    else:
+        layer, head = 0, 0
+        note = f"head 1-1: {path} ranks no head for any feature (too few thresholded weights on this dataset)"
+    log.warning("views: %s", note)
+    return layer, head, note
+
+
+def _read_top_heads(path: str | Path) -> tuple[pd.DataFrame, Path]:
+    """The top-heads table (``path`` or inside the enrichment directory ``path``) and its file."""
+    path = Path(path)
+    if path.is_dir():
+        path = next((path / f"top_heads.{ext}" for ext in ("parquet", "csv") if (path / f"top_heads.{ext}").is_file()),
+                    path / "top_heads.parquet")  # fmt: skip
+    if not path.is_file():
+        raise located(path, "file not found")
+    try:
+        table = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(columns=["feature", "layer", "head", "rank"]), path
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise located(path, f"not a readable top-heads table ({exc})") from None
+    missing = [c for c in ("feature", "layer", "head", "rank") if c not in table.columns]
+    if missing:
+        raise located(path, f"lacks column(s) {missing}")
+    return table, path
+
+
+def _rank_one(table: pd.DataFrame, feature: str) -> tuple[int, int]:
+    best = table[table["feature"] == feature].sort_values(["rank", "layer", "head"]).iloc[0]
+    return int(best["layer"]), int(best["head"])
 
 
 def top_head(path: str | Path, *, feature: str = "binding_site") -> tuple[int, int]:
@@ -364,3 +421,56 @@ def _index_html(model: str, label: str, chosen_by: str, protein_ids: Sequence[st
         f"<p>Head chosen: {html.escape(chosen_by)}. Each page can switch head and threshold.</p>\n"
         f"<ul>\n{items}\n</ul>\n</body>\n</html>\n"
     )
+
+
+def run_seqview(
+    proteins_path: str | Path,
+    attention_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    max_proteins: int | None = None,
+    min_weight: float | None = None,
+) -> dict[str, Any]:
+    """Write a sequence-level attention page (head view + model view) per analysed protein, and an ``index.html``.
+
+    No structure is needed, so every dataset (FASTA included) gets them. Each page opens on head 1-1 and
+    switches layer, head and threshold itself (:func:`plmscope.viz.attention_views.write_attention_views`).
+
+    Args:
+        proteins_path: protein table (sequences).
+        attention_dir: attention dataset of that table.
+        output_dir: directory replaced as a whole: ``<protein id>.html`` (unsafe characters replaced) and ``index.html``.
+        max_proteins: the first this many analysed proteins in table order; None for all.
+        min_weight: weights below it are not embedded; None for :data:`DEFAULT_MIN_WEIGHT` (never below theta).
+
+    Returns:
+        A summary: output directory and the file written for each protein.
+
+    Raises:
+        PlmscopeError: a malformed input, a bad ``max_proteins``, or no analysed protein.
+    """
+    from plmscope.viz.attention_views import write_attention_views
+
+    attention_dir, output_dir = Path(attention_dir), Path(output_dir)
+    meta = _read_meta(attention_dir)
+    _, floor = _thresholds(meta, None, min_weight, attention_dir)
+    if max_proteins is not None and (isinstance(max_proteins, bool) or int(max_proteins) != max_proteins or max_proteins < 1):
+        raise PlmscopeError(f"max_proteins: must be a positive integer, got {max_proteins}")
+    analysed = _analysed_ids(attention_dir)
+    records = [r for r in read_proteins(proteins_path) if analysed is None or r.id in analysed]
+    if not records:
+        raise located(proteins_path, f"no protein of this table is in the attention dataset {attention_dir}")
+    records = records[:max_proteins] if max_proteins is not None else records
+    names = _file_names([r.id for r in records])
+    with atomic_path(output_dir, directory=True, inputs=[proteins_path, attention_dir]) as tmp:
+        for record, name in zip(records, names):
+            rows = read_protein_attention(attention_dir, record.id, min_weight=floor)
+            write_attention_views(rows, record.sequence, tmp / name, protein_id=record.id, model=str(meta["model"]),
+                                  num_layers=meta["num_layers"], num_heads=meta["num_heads"], min_weight=floor)  # fmt: skip
+            log.info("sequence view of %s (%d rows) -> %s", record.id, len(rows), name)
+        (tmp / "index.html").write_text(
+            _index_html(str(meta["model"]), "1-1 (each page switches layer and head)", "sequence-level head and model views",
+                        [r.id for r in records], names),
+            encoding="utf-8",
+        )  # fmt: skip
+    return {"output": str(output_dir), "files": dict(zip((r.id for r in records), names))}
