@@ -4,6 +4,8 @@ recomputed independently) and a killed run resumed with --unlock / --rerun-incom
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -77,12 +79,16 @@ def test_wrong_type_stops_the_run_naming_the_value(tmp_path):
 DATASET = "two"
 ATTENTION = f"results/attention/antiberty/{DATASET}"
 ENRICHMENT = f"results/enrichment/antiberty/{DATASET}"
+MISSING_CA = (3, 20, 21)  # residues of the second protein (70 residues) given no coordinates
 
 
 def tiny_config(root: Path) -> Path:
     """Write the two shortest demo proteins and a fast config beside them; return the config path."""
     proteins = read_proteins(REPO / "resources/demo/proteins.parquet")
     two = sorted(proteins, key=lambda r: len(r.sequence))[:2]
+    ca = two[1].ca.copy()
+    ca[list(MISSING_CA)] = np.nan  # residues without coordinates: their pairs count for no contact statistic
+    two[1] = dataclasses.replace(two[1], ca=ca, valid=None)
     table = root / "two.parquet"
     write_proteins(two, table)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -156,6 +162,7 @@ def recomputed(tiny_run) -> dict:
             np.add.at(counts["binding_site"][0], (layer, head), 1)
             np.add.at(counts["binding_site"][1], (layer[site[j]], head[site[j]]), 1)
     return {
+        "run": tiny_run,
         "config": config,
         "table": pd.read_parquet(tiny_run / ENRICHMENT / "enrichment.parquet"),
         "backgrounds": pd.read_parquet(tiny_run / ENRICHMENT / "backgrounds.parquet").set_index("feature"),
@@ -229,6 +236,8 @@ def test_contact_background_equals_a_recount_of_the_coordinates(recomputed):
     stored = recomputed["backgrounds"].loc["contact"]
     assert (stored["n_eligible"], stored["n_feature"]) == (n_eligible, n_contacts)
     assert 0 < n_contacts < n_eligible
+    lengths = read_analysed(recomputed["run"] / ATTENTION).column("n_residues").to_numpy()
+    assert n_eligible < (lengths**2).sum()  # the residues without coordinates removed pairs
     assert (feature_rows(recomputed, "contact")["background"] == n_contacts / n_eligible).all()
 
 
@@ -283,50 +292,69 @@ def tree_bytes(directory: Path) -> dict[str, bytes]:
     }
 
 
+def first_part_listed(partial: Path) -> bool:
+    """The progress manifest of an attention run lists its first finished part (then the part is complete)."""
+    with contextlib.suppress(OSError, ValueError):
+        return bool(json.loads((partial / "progress.json").read_text()).get("parts"))
+    return False
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_after_unlock_and_rerun_incomplete(tiny_run, tmp_path):
-    """SIGKILL `snakemake --cores 1` while the attention job runs; --unlock, --rerun-incomplete give the clean outputs."""
-    target = ENRICHMENT
-    base = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tiny_run / "config.yaml")]
+    """SIGKILL snakemake mid-attention; --unlock, then --rerun-incomplete resumes and gives the clean run's enrichment.
+
+    The killed run's attention writes one part per protein (one protein per batch), and the kill comes
+    after the first part: the rerun keeps that part and runs the other protein.
+    """
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config["attention"].update(proteins_per_part=1, max_tokens=80)  # 51 and 70 residues: one protein per batch
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    base = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml")]
+    # the same --cores for both runs: the attention job's torch threads are part of its resume fingerprint
     partial = tmp_path / f"{ATTENTION}.partial"
-    with open(tmp_path / "killed.log", "w") as log:
+    with open(tmp_path / "killed.log", "w") as out:
         run = subprocess.Popen(
-            [sys.executable, "-m", "snakemake", *base, "--cores", "1", target],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "snakemake", *base, "--cores", "2", ENRICHMENT],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
+    family: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 600
-        while not (partial / "progress.json").exists():  # the attention job has loaded the model and is running
+        while not first_part_listed(partial):  # the attention job has finished its first protein
             assert run.poll() is None, (tmp_path / "killed.log").read_text()
-            assert time.monotonic() < deadline, "the attention job never started"
-            time.sleep(0.01)
+            assert time.monotonic() < deadline, "the attention job wrote no part in 10 minutes"
+            time.sleep(0.005)
         family = [psutil.Process(run.pid), *psutil.Process(run.pid).children(recursive=True)]
         os.killpg(run.pid, signal.SIGKILL)
-        for process in family:  # a job outside the process group would survive killpg
+        for process in family:  # a job in another process group would survive killpg
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
         run.wait()
-    gone, alive = psutil.wait_procs(family, timeout=30)
-    assert not alive
-    assert run.returncode == -signal.SIGKILL
-    assert partial.is_dir() and not (tmp_path / ATTENTION).exists(), "the kill came after the attention job finished"
+    assert not psutil.wait_procs(family, timeout=30)[1]
+    assert not (tmp_path / ATTENTION).exists(), "the attention job finished before the kill"
 
-    locked = snakemake(*base, "--cores", "2", target)
+    locked = snakemake(*base, "--cores", "2", ENRICHMENT)
     assert locked.returncode != 0 and "cannot be locked" in locked.stdout  # the killed run left its lock
     unlock = snakemake(*base, "--unlock")
     assert unlock.returncode == 0, unlock.stdout
-    resumed = snakemake(*base, "--rerun-incomplete", "--cores", "2", target)
+    resumed = snakemake(*base, "--rerun-incomplete", "--cores", "2", ENRICHMENT)
     assert resumed.returncode == 0, resumed.stdout
     assert not partial.exists()
+    log = (tmp_path / "logs/attention_extract/antiberty" / f"{DATASET}.log").read_text()
+    assert "resuming from" in log and "1 of 2 batches" in log, log
 
-    for directory in (ATTENTION, ENRICHMENT):
-        clean, again = tree_bytes(tiny_run / directory), tree_bytes(tmp_path / directory)
-        assert sorted(again) == sorted(clean), directory
-        assert [name for name in clean if again[name] != clean[name]] == [], directory
-        assert any(name.endswith(".parquet") for name in clean)
+    assert read_meta(tmp_path / ATTENTION)["n_rows"] == read_meta(tiny_run / ATTENTION)["n_rows"]
+    keys = ["protein_id", "layer", "head", "i", "j"]
+    clean, again = (read_attention(directory / ATTENTION).to_pandas().sort_values(keys, ignore_index=True)
+                    for directory in (tiny_run, tmp_path))  # fmt: skip
+    pd.testing.assert_frame_equal(again[keys], clean[keys])
+    np.testing.assert_allclose(again["weight"], clean["weight"], atol=1e-5)  # batches of 1 vs 2: last bits
+    clean, again = tree_bytes(tiny_run / ENRICHMENT), tree_bytes(tmp_path / ENRICHMENT)
+    assert sorted(again) == sorted(clean) and any(name.endswith(".parquet") for name in clean)
+    assert [name for name in clean if again[name] != clean[name]] == []
 
 
 PAPER_MODELS = (
