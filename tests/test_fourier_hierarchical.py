@@ -57,7 +57,7 @@ def test_noisy_landscape_and_anchored_table():
     X = np.random.default_rng(2).integers(0, q, size=(3000, n))
     assert metrics.r2(f.true(X), coeffs.predict(X)) >= 0.95
     table = OneHotModel.from_fourier(coeffs).to_table(top_k=5)
-    assert set(table["order"]) == {1, 2}
+    assert set(table["interaction_order"]) == {1, 2}
 
 
 def test_options_and_budget_errors():

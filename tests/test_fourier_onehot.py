@@ -16,7 +16,7 @@ from plmscope.fourier.onehot import (
     sample_points,
 )
 from plmscope.fourier.planted import additive_pairwise_function, planted_onehot_function
-from plmscope.runs.epistasis import interaction_table
+from plmscope.fourier.tables import interaction_table
 
 N, Q = 4, 5
 
@@ -82,11 +82,11 @@ def test_table_matches_the_epistasis_interaction_table():
     theirs = interaction_table(f.coefficients, spec, max_order=3, top_k=100_000)
     assert list(ours.columns) == list(theirs.columns)
     theirs = theirs[theirs["magnitude"] > 1e-9]  # the run's table also lists rounding noise
-    merged = ours.merge(theirs, on=["order", "mutations"], suffixes=("", "_ref"))
+    merged = ours.merge(theirs, on=["interaction_order", "mutations"], suffixes=("", "_ref"))
     assert len(merged) == len(theirs) == len(ours)
-    np.testing.assert_allclose(merged["value"], merged["value_ref"], atol=1e-9)
+    np.testing.assert_allclose(merged["coefficient"], merged["coefficient_ref"], atol=1e-9)
     plain = f.one_hot.to_table()
-    assert {"order", "sites", "residues", "value"} <= set(plain.columns) and plain["order"].max() == 3
+    assert {"interaction_order", "sites", "residues", "coefficient"} <= set(plain.columns) and plain["interaction_order"].max() == 3
 
 
 def test_design_columns_match_the_model():

@@ -1,16 +1,27 @@
-"""The Snakemake workflow: lint, dry runs, config validation and one full CPU run on two proteins."""
+"""The Snakemake workflow: lint, dry runs, config validation, one full CPU run on two proteins (its values
+recomputed independently) and a killed run resumed with --unlock / --rerun-incomplete."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import yaml
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
+from plmscope.attention import read_analysed, read_attention, read_meta
 from plmscope.data.table import read_proteins, write_proteins
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,6 +31,7 @@ def snakemake(*args: str, cwd: Path = REPO, timeout: int = 900) -> subprocess.Co
     """Run this interpreter's snakemake; return the completed process (stdout+stderr in .stdout)."""
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
+        check=False,
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -96,54 +108,144 @@ def test_wrong_type_stops_the_run_naming_the_value(tmp_path):
     assert "'lots' is not of type 'integer'" in result.stdout
 
 
-@pytest.mark.slow
-def test_full_run_on_two_real_proteins(tmp_path):
-    """`snakemake --cores 2` end to end on two demo proteins with the real pretrained AntiBERTy."""
+# ---- the tiny default run: `snakemake --cores 2` on two demo proteins with the real AntiBERTy ----------
+# One run (module-scoped) serves every check below; the values are recomputed here, independently of
+# plmscope.analysis, from the dumped attention rows and the protein table (README, "Definitions").
+
+DATASET = "two"
+ATTENTION = f"results/attention/antiberty/{DATASET}"
+ENRICHMENT = f"results/enrichment/antiberty/{DATASET}"
+MISSING_CA = (3, 20, 21)  # residues of the second protein (70 residues) given no coordinates
+
+
+def tiny_config(root: Path) -> Path:
+    """Write the two shortest demo proteins and a fast config beside them; return the config path."""
     proteins = read_proteins(REPO / "resources/demo/proteins.parquet")
     two = sorted(proteins, key=lambda r: len(r.sequence))[:2]
-    table = tmp_path / "two.parquet"
+    ca = two[1].ca.copy()
+    ca[list(MISSING_CA)] = np.nan  # residues without coordinates: their pairs count for no contact statistic
+    two[1] = dataclasses.replace(two[1], ca=ca, valid=None)
+    table = root / "two.parquet"
     write_proteins(two, table)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["datasets"] = {"two": {"format": "table", "inputs": [str(table)]}}
+    config["datasets"] = {DATASET: {"format": "table", "inputs": [str(table)]}}
     config["enrichment"]["min_count"] = 1
     config["contacts"]["train_proteins"] = 1
     config["robustness"]["n_boot"] = 50
     config["probing"]["valid_fraction"] = 0.5
     config["epistasis"]["activate"] = False  # minutes of scoring; run_epistasis has its own tests
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
-    result = snakemake(
-        "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
-        "--cores", "2",
-    )
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """The run directory of one complete `snakemake --cores 2` on the tiny config (config.yaml inside)."""
+    root = tmp_path_factory.mktemp("tiny_run")
+    config = tiny_config(root)
+    result = snakemake("-s", str(REPO / "Snakefile"), "-d", str(root), "--configfile", str(config), "--cores", "2")
     assert result.returncode == 0, result.stdout
+    return root
 
-    enrichment = tmp_path / "results/enrichment/antiberty/two"
+
+@pytest.fixture(scope="module")
+def recomputed(tiny_run) -> dict:
+    """Per-head counts of the tiny run recomputed with plain numpy from the attention rows and the protein table.
+
+    Returns a dict with the config, the enrichment table, the backgrounds table, and per feature
+    ("contact", "binding_site") the recomputed ``(n_attention, n_feature)`` arrays ``(layers, heads)``
+    and the background ``(n_eligible, n_feature)``.
+    """
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    cutoff = config["enrichment"]["contact_cutoff"]
+    min_sep = config["enrichment"]["contact_min_separation"]
+    meta = read_meta(tiny_run / ATTENTION)
+    layers, heads = meta["num_layers"], meta["num_heads"]
+    rows = read_attention(tiny_run / ATTENTION).to_pandas()
+    assert len(rows) == meta["n_rows"] > 0
+    assert (rows["weight"] >= config["attention"]["theta"]).all()
+    analysed = {row["protein_id"]: row["n_residues"] for row in read_analysed(tiny_run / ATTENTION).to_pylist()}
+    proteins = {r.id: r for r in read_proteins(tiny_run / f"results/proteins/{DATASET}.parquet")}
+    assert set(analysed) == set(proteins) and set(rows["protein_id"]) <= set(analysed)
+
+    counts = {f: [np.zeros((layers, heads), dtype=np.int64) for _ in range(2)] for f in ("contact", "binding_site")}
+    background = {f: [0, 0] for f in ("contact", "binding_site")}
+    for pid, n in analysed.items():
+        record = proteins[pid]
+        sub = rows[rows["protein_id"] == pid]
+        layer, head, i, j = (sub[c].to_numpy(dtype=np.int64) for c in ("layer", "head", "i", "j"))
+        assert ((i < n) & (j < n)).all()
+        if record.ca is not None:  # contacts: CA-CA < cutoff and |i - j| >= min_sep, both residues with coordinates
+            ca = np.asarray(record.ca[:n], dtype=np.float64)
+            has = np.asarray(record.valid[:n], dtype=bool) & np.isfinite(ca).all(axis=1)
+            distance = np.sqrt(((ca[:, None, :] - ca[None, :, :]) ** 2).sum(axis=-1))
+            sep = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+            eligible = has[:, None] & has[None, :]
+            with np.errstate(invalid="ignore"):
+                contact = eligible & (distance < cutoff) & (sep >= min_sep)
+            background["contact"][0] += int(eligible.sum())  # ordered pairs, i = j included
+            background["contact"][1] += int(contact.sum())
+            keep = eligible[i, j]
+            np.add.at(counts["contact"][0], (layer[keep], head[keep]), 1)
+            hit = keep & contact[i, j]
+            np.add.at(counts["contact"][1], (layer[hit], head[hit]), 1)
+        if record.sites is not None:  # binding site: a property of the attended-to residue j
+            site = np.zeros(n, dtype=bool)
+            site[[k for k in record.sites if k < n]] = True
+            background["binding_site"][0] += n
+            background["binding_site"][1] += int(site.sum())
+            np.add.at(counts["binding_site"][0], (layer, head), 1)
+            np.add.at(counts["binding_site"][1], (layer[site[j]], head[site[j]]), 1)
+    return {
+        "run": tiny_run,
+        "config": config,
+        "table": pd.read_parquet(tiny_run / ENRICHMENT / "enrichment.parquet"),
+        "backgrounds": pd.read_parquet(tiny_run / ENRICHMENT / "backgrounds.parquet").set_index("feature"),
+        "counts": counts,
+        "background": background,
+    }
+
+
+def feature_rows(recomputed: dict, feature: str) -> pd.DataFrame:
+    """The enrichment table's rows of one feature, in (layer, head) order."""
+    table = recomputed["table"]
+    rows = table[table["feature"] == feature].sort_values(["layer", "head"]).reset_index(drop=True)
+    heads = recomputed["counts"][feature][0].shape[1]
+    assert ((rows["layer"] - 1) * heads + rows["head"] - 1).tolist() == list(range(  # 1-based on disk
+        recomputed["counts"][feature][0].size))
+    return rows
+
+
+@pytest.mark.slow
+def test_full_run_on_two_real_proteins(tiny_run):
+    """`snakemake --cores 2` end to end on two demo proteins with the real pretrained AntiBERTy."""
+    enrichment = tiny_run / ENRICHMENT
     table = pd.read_parquet(enrichment / "enrichment.parquet")
     assert set(table["layer"]) == set(range(1, 9)) and set(table["head"]) == set(range(1, 9))  # 1-based on disk
-    assert (tmp_path / "results/README.md").read_text().startswith("# plmscope outputs")
+    assert (tiny_run / "results/README.md").read_text().startswith("# plmscope outputs")
     assert {"contact", "helix", "aa_A"} <= set(table["feature"])
     assert (enrichment / "top_heads.csv").stat().st_size > 0
-    figures = tmp_path / "results/figures/antiberty/two"
+    figures = tiny_run / "results/figures/antiberty/two"
     assert (figures / "contact_heatmap.png").stat().st_size > 0
     assert (figures / "contact_heatmap.svg").stat().st_size > 0
-    views = tmp_path / "results/views/antiberty/two"
+    views = tiny_run / "results/views/antiberty/two"
     assert (views / "index.html").stat().st_size > 0
     assert len(list(views.glob("*.html"))) >= 2
-    contacts = pd.read_csv(tmp_path / "results/contacts/antiberty/two/contact_prediction.csv")
+    contacts = pd.read_csv(tiny_run / "results/contacts/antiberty/two/contact_prediction.csv")
     assert {"regression", "random"} <= set(contacts["method"])
-    null_models = pd.read_csv(tmp_path / "results/robustness/antiberty/two/null_models.csv")
+    null_models = pd.read_csv(tiny_run / "results/robustness/antiberty/two/null_models.csv")
     assert len(null_models) > 0
-    assert (tmp_path / "results/comparison/comparison.md").stat().st_size > 0
-    assert any((tmp_path / "results/paper_analyses/antiberty/two").glob("*.png"))
-    assert any((tmp_path / "results/probing/antiberty/two").glob("*.csv"))
+    assert (tiny_run / "results/comparison/comparison.md").stat().st_size > 0
+    assert any((tiny_run / "results/paper_analyses/antiberty/two").glob("*.png"))
+    assert any((tiny_run / "results/probing/antiberty/two").glob("*.csv"))
 
     report = snakemake(
-        "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
-        "--report", str(tmp_path / "report.zip"),
+        "-s", str(REPO / "Snakefile"), "-d", str(tiny_run), "--configfile", str(tiny_run / "config.yaml"),
+        "--report", str(tiny_run / "report.zip"),
     )
     assert report.returncode == 0, report.stdout
-    names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
+    names = zipfile.ZipFile(tiny_run / "report.zip").namelist()
     assert "report/report.html" in names
     assert any(name.endswith("contact_heatmap.png") for name in names)
     assert any(name.endswith("index.html") for name in names)
@@ -208,6 +310,149 @@ def test_own_data_fasta_and_pdb_without_sites_every_job_succeeds(tmp_path):
     assert report.returncode == 0, report.stdout
     names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
     assert any(name.endswith("mine.md") for name in names)
+
+
+def test_contact_proportions_equal_a_recount_of_the_attention_rows(recomputed):
+    rows = feature_rows(recomputed, "contact")
+    n_attention, n_feature = (a.ravel() for a in recomputed["counts"]["contact"])
+    assert n_feature.sum() > 0  # some thresholded attention lands on contacts: the comparison is not vacuous
+    np.testing.assert_array_equal(rows["n_attention"], n_attention)
+    np.testing.assert_array_equal(rows["n_feature"], n_feature)
+    min_count = recomputed["config"]["enrichment"]["min_count"]
+    masked = n_attention < min_count
+    np.testing.assert_array_equal(rows["masked"], masked)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        proportion = np.where(masked, np.nan, n_feature / n_attention)
+    np.testing.assert_array_equal(rows["proportion"], proportion)  # exactly: same division, NaN where masked
+    k = int(rows.index[rows["rank"] == 1][0])  # and one head spelled out: the top contact head
+    assert rows.at[k, "proportion"] == np.nanmax(proportion) == n_feature[k] / n_attention[k]
+
+
+@pytest.mark.slow
+def test_contact_background_equals_a_recount_of_the_coordinates(recomputed):
+    n_eligible, n_contacts = recomputed["background"]["contact"]
+    stored = recomputed["backgrounds"].loc["contact"]
+    assert (stored["n_eligible"], stored["n_feature"]) == (n_eligible, n_contacts)
+    assert 0 < n_contacts < n_eligible
+    lengths = read_analysed(recomputed["run"] / ATTENTION).column("n_residues").to_numpy()
+    assert n_eligible < (lengths**2).sum()  # the residues without coordinates removed pairs
+    assert (feature_rows(recomputed, "contact")["background"] == n_contacts / n_eligible).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("feature", ["contact", "binding_site"])
+def test_z_tests_and_wilson_intervals_equal_statsmodels(recomputed, feature):
+    """Two-sample z-test vs the background and Wilson CI, both Bonferroni over the unmasked heads."""
+    alpha = recomputed["config"]["enrichment"]["alpha"]
+    rows = feature_rows(recomputed, feature)
+    n_attention, n_feature = (a.ravel() for a in recomputed["counts"][feature])
+    ref_nobs, ref_count = recomputed["background"][feature]
+    tested = np.flatnonzero(n_attention >= recomputed["config"]["enrichment"]["min_count"])
+    m = len(tested)
+    assert 0 < m < len(rows) and (rows["n_tests"] == m).all()
+    for k in tested:
+        z, p = proportions_ztest([n_feature[k], ref_count], [n_attention[k], ref_nobs])
+        low, high = proportion_confint(n_feature[k], n_attention[k], alpha=alpha / m, method="wilson")
+        row = rows.iloc[k]
+        assert row["z"] == pytest.approx(z, rel=1e-9, abs=1e-12)
+        assert row["p_value"] == pytest.approx(p, rel=1e-9, abs=1e-300)
+        assert row["p_adjusted"] == pytest.approx(min(1.0, m * p), rel=1e-9, abs=1e-300)
+        assert row["ci_low"] == pytest.approx(max(low, 0.0), rel=1e-9, abs=1e-15)
+        assert row["ci_high"] == pytest.approx(min(high, 1.0), rel=1e-9, abs=1e-15)
+        assert row["enrichment"] == pytest.approx(n_feature[k] / n_attention[k] / (ref_count / ref_nobs), rel=1e-12)
+    assert rows["p_value"].min() < 0.05  # at least one head is not a trivial p = 1
+    masked = np.setdiff1d(np.arange(len(rows)), tested)
+    assert len(masked) > 0 and rows.loc[masked, ["z", "p_value", "p_adjusted", "ci_low", "ci_high"]].isna().all().all()
+
+
+@pytest.mark.slow
+def test_binding_site_proportions_equal_a_recount_of_the_site_labels(recomputed):
+    rows = feature_rows(recomputed, "binding_site")
+    n_attention, n_feature = (a.ravel() for a in recomputed["counts"]["binding_site"])
+    assert n_feature.sum() > 0
+    np.testing.assert_array_equal(rows["n_attention"], n_attention)
+    np.testing.assert_array_equal(rows["n_feature"], n_feature)
+    tested = n_attention >= recomputed["config"]["enrichment"]["min_count"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.testing.assert_array_equal(rows["proportion"], np.where(tested, n_feature / n_attention, np.nan))
+    n_residues, n_sites = recomputed["background"]["binding_site"]
+    stored = recomputed["backgrounds"].loc["binding_site"]
+    assert (stored["n_eligible"], stored["n_feature"]) == (n_residues, n_sites)
+    assert (rows["background"] == n_sites / n_residues).all()
+
+
+def tree_bytes(directory: Path) -> dict[str, bytes]:
+    """Relative path -> bytes of every file under ``directory`` (Snakemake's own timestamp file left out)."""
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and path.name != ".snakemake_timestamp"
+    }
+
+
+def first_part_listed(partial: Path) -> bool:
+    """The progress manifest of an attention run lists its first finished part (then the part is complete)."""
+    with contextlib.suppress(OSError, ValueError):
+        return bool(json.loads((partial / "progress.json").read_text()).get("parts"))
+    return False
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_after_unlock_and_rerun_incomplete(tiny_run, tmp_path):
+    """SIGKILL snakemake mid-attention; --unlock, then --rerun-incomplete resumes and gives the clean run's enrichment.
+
+    The killed run's attention writes one part per protein (one protein per batch), and the kill comes
+    after the first part: the rerun keeps that part and runs the other protein.
+    """
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config["attention"].update(proteins_per_part=1, max_tokens=80)  # 51 and 70 residues: one protein per batch
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    base = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml")]
+    # the same --cores for both runs: the attention job's torch threads are part of its resume fingerprint
+    partial = tmp_path / f"{ATTENTION}.partial"
+    with open(tmp_path / "killed.log", "w") as out:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "snakemake", *base, "--cores", "2", ENRICHMENT],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    family: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 600
+        while not first_part_listed(partial):  # the attention job has finished its first protein
+            assert run.poll() is None, (tmp_path / "killed.log").read_text()
+            assert time.monotonic() < deadline, "the attention job wrote no part in 10 minutes"
+            time.sleep(0.005)
+        family = [psutil.Process(run.pid), *psutil.Process(run.pid).children(recursive=True)]
+        os.killpg(run.pid, signal.SIGKILL)
+        for process in family:  # a job in another process group would survive killpg
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert not psutil.wait_procs(family, timeout=30)[1]
+    assert not (tmp_path / ATTENTION).exists(), "the attention job finished before the kill"
+
+    locked = snakemake(*base, "--cores", "2", ENRICHMENT)
+    assert locked.returncode != 0 and "cannot be locked" in locked.stdout  # the killed run left its lock
+    unlock = snakemake(*base, "--unlock")
+    assert unlock.returncode == 0, unlock.stdout
+    resumed = snakemake(*base, "--rerun-incomplete", "--cores", "2", ENRICHMENT)
+    assert resumed.returncode == 0, resumed.stdout
+    assert not partial.exists()
+    log = (tmp_path / "logs/attention_extract/antiberty" / f"{DATASET}.log").read_text()
+    assert "resuming from" in log and "1 of 2 batches" in log, log
+
+    assert read_meta(tmp_path / ATTENTION)["n_rows"] == read_meta(tiny_run / ATTENTION)["n_rows"]
+    keys = ["protein_id", "layer", "head", "i", "j"]
+    clean, again = (read_attention(directory / ATTENTION).to_pandas().sort_values(keys, ignore_index=True)
+                    for directory in (tiny_run, tmp_path))  # fmt: skip
+    pd.testing.assert_frame_equal(again[keys], clean[keys])
+    np.testing.assert_allclose(again["weight"], clean["weight"], atol=1e-5)  # batches of 1 vs 2: last bits
+    clean, again = tree_bytes(tiny_run / ENRICHMENT), tree_bytes(tmp_path / ENRICHMENT)
+    assert sorted(again) == sorted(clean) and any(name.endswith(".parquet") for name in clean)
+    assert [name for name in clean if again[name] != clean[name]] == []
 
 
 PAPER_MODELS = (

@@ -239,7 +239,7 @@ class OneHotModel:
             ranked = np.argsort(-np.abs(vals), kind="stable")[:top_k]
             for rank, j in enumerate(ranked, start=1):
                 S = parts[which[j]][0]
-                row = {"order": order}
+                row = {"interaction_order": order}
                 if spec is None:
                     row.update(sites=",".join(map(str, S)), residues=",".join(str(int(v)) for v in res[j]))
                 else:
@@ -251,10 +251,10 @@ class OneHotModel:
                         mutations=",".join(f"{labels[s]}{a}" for s, a in zip(S, aa)),
                         amino_acids=",".join(aa),
                     )
-                row.update(value=float(vals[j]), magnitude=float(abs(vals[j])), rank=rank)
+                row.update(coefficient=float(vals[j]), magnitude=float(abs(vals[j])), rank=rank)
                 rows.append(row)
         named = ["sites", "site_labels", "mutations", "amino_acids"] if spec is not None else ["sites", "residues"]
-        return pd.DataFrame(rows, columns=["order", *named, "value", "magnitude", "rank"])
+        return pd.DataFrame(rows, columns=["interaction_order", *named, "coefficient", "magnitude", "rank"])
 
 
 def _dense_to_terms(acc: dict[Sites, np.ndarray], *, tol: float) -> dict[Sites, tuple[np.ndarray, np.ndarray]]:
