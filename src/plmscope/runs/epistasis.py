@@ -103,7 +103,8 @@ def run_epistasis(
     q-SFT with the configured (b, C, delays, R, noise threshold, seed) - ``noise_threshold: auto``
     picks the threshold on q-SFT's own uniformly random validation queries; every estimator the
     config lists in ``baselines`` (lasso, ridge, hierarchical, proxy, residual) with as many
-    queries; held-out test sets (uniform, and each Hamming distance from the wild type) that exclude every point an estimator queried, with bootstrap CIs of NMSE,
+    queries; held-out test sets (uniform, and each Hamming distance from the wild type) that
+    exclude every point an estimator queried, with bootstrap CIs of NMSE,
     R^2 (1 - SSE/SST) and Pearson r^2; where ``q^n <= exact_max_points`` the exact transform as
     ground truth (support precision: share of the estimated coefficients that are nonzero in the
     exact transform; recall: share of the largest exact coefficients, 95% of the variance, that
