@@ -108,14 +108,17 @@ def fit_baseline(
         estimator = METHODS[method](**estimator_options(method, cfg))
     except TypeError as err:
         raise PlmscopeError(f"config key estimator_options.{method}: {err}") from None
+    before = land.n_queries
+    view = Landscape(land, land.n, land.q)  # its own query count and budget; every point answered by (and kept in) land
     try:
-        coef = estimator.fit(land, samples)
+        coef = estimator.fit(view, samples)
     except PlmscopeError as err:
         raise PlmscopeError(f"site set {name}: {method} at q-SFT's budget of {samples} queries: {err}") from None
     cache.flush()
     seconds = time.perf_counter() - started
     log.info("[%s] %s: %d coefficients from %d samples (%.1f s)", name, method, len(coef), samples, seconds)
-    info = {"samples": samples, "new_queries": int(coef.queries), "alpha": getattr(estimator, "alpha_used", None)}
+    info = {"samples": samples, "queries": int(coef.queries), "new_queries": land.n_queries - before,
+            "alpha": getattr(estimator, "alpha_used", None)}  # fmt: skip
     return coef, info | {"seconds": seconds}
 
 
