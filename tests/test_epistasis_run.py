@@ -230,3 +230,41 @@ def test_load_config_from_workflow_yaml_and_json(tmp_path):
 def test_every_point_of_a_small_space_is_one_key():
     X = all_points(3, 20)
     assert len(np.unique(_row_keys(X, 20))) == 8000
+
+
+def test_new_estimators_and_budget_curve_in_the_run(tmp_path, tiny_model):
+    cfg = _config(tiny_model, tmp_path / "cache")
+    cfg.update(site_sets=[{"name": "trio", "sites": "2 5 9"}], baselines=["lasso", "hierarchical", "proxy", "residual"],
+               budgets=[200, 400], exact_max_points=0)  # fmt: skip
+    cfg["qsft"] = {"b": 1, "C": 2, "seed": 3, "n_validation": 20}
+    cfg["estimator_options"] = {"hierarchical": {"max_order": 2}, "proxy": {"max_iter": 50}, "residual": {"C": 1, "R": 1}}
+    cfg["test"] = {"uniform": 40, "hamming": [1, 2], "per_distance": 20, "n_boot": 20, "seed": 7}
+    out = tmp_path / "out"
+    run_epistasis(cfg, out, progress=False)
+    methods = {"qsft", "lasso", "hierarchical", "proxy", "residual"}
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    assert set(metrics["method"]) == methods
+    assert metrics.groupby("method")["test_set"].apply(set).map(len).eq(3).all()  # uniform, hamming_1, hamming_2
+    assert set(pd.read_parquet(out / "interactions.parquet")["method"]) == methods
+    assert set(pd.read_parquet(out / "spectrum.parquet")["method"]) == methods
+    assert {p.stem for p in (out / "coefficients").iterdir()} == {f"trio_{m}" for m in methods}
+    meta = json.loads((out / "meta.json").read_text())["site_sets"]["trio"]
+    qsft_budget = meta["qsft"]["queries"]
+    for method in methods - {"qsft"}:
+        assert meta[method]["new_queries"] <= meta[method]["queries"] <= qsft_budget  # the same budget as q-SFT
+    assert meta["qsft"]["validation_queries"] == 20  # the queries q-SFT actually drew
+
+    curve = pd.read_parquet(out / "budget_curve.parquet")
+    assert (out / "budget_curve.csv").is_file() and (out / "budget_curve_trio.png").stat().st_size > 0
+    assert {"site_set", "estimator", "budget", "test_set", "r2", "r2_lo", "r2_hi"} <= set(curve.columns)
+    grid = curve.groupby(["estimator", "budget"])["test_set"].apply(set)
+    assert set(grid.index) == {(m, b) for m in methods for b in (200, 400)}
+    assert (grid.map(len) == 3).all()  # the run's held-out sets
+    ok = curve[curve["status"] == "ok"]
+    assert (ok["queries"] <= ok["budget"]).all()  # budgets respected
+    assert set(ok["estimator"]) == methods
+    scored = ok.dropna(subset=["r2"])
+    assert ((scored["r2_lo"] <= scored["r2"]) & (scored["r2"] <= scored["r2_hi"])).all()
+
+    rerun = run_epistasis(cfg, tmp_path / "out2", progress=False)
+    assert rerun["model_sequences"] == 0  # every fit of the curve went through the query cache

@@ -92,6 +92,21 @@ def test_landscape_schema_defaults_are_the_options_defaults():
     assert _defaults(LANDSCAPE["qsft"]["properties"]) == opt.QSFT_DEFAULTS
 
 
+def test_estimator_options_are_the_estimators_own_defaults():
+    import inspect
+
+    from plmscope.fourier import METHODS
+
+    schema = LANDSCAPE["estimator_options"]["properties"]
+    assert set(schema) == set(opt.ESTIMATOR_DEFAULTS) <= set(opt.BASELINES)
+    for name, options in opt.ESTIMATOR_DEFAULTS.items():
+        params = inspect.signature(METHODS[name].__init__).parameters
+        assert {key: params[key].default for key in options} == options, name
+        for key, node in schema[name]["properties"].items():
+            if "enum" in node:
+                assert options[key] in node["enum"], (name, key)
+
+
 def test_config_landscapes_fill_to_the_options_and_qsft_options_match_config():
     for name, landscape in CONFIG["epistasis"]["landscapes"].items():
         cfg = opt.validate_landscape(landscape, name=name)

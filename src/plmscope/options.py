@@ -37,11 +37,11 @@ Score = Literal["pll_unmasked", "pll_masked", "masked_marginal", "wt_marginal"]
 """Masked-LM variant scores (:mod:`plmscope.models.scoring`)."""
 SCORES: tuple[str, ...] = get_args(Score)
 
-Estimator = Literal["exact", "qsft", "lasso", "ridge"]
+Estimator = Literal["exact", "qsft", "lasso", "ridge", "hierarchical", "proxy", "residual"]
 """Fourier estimators (:data:`plmscope.fourier.METHODS`)."""
 ESTIMATORS: tuple[str, ...] = get_args(Estimator)
-BASELINES: tuple[str, ...] = ("lasso", "ridge")
-"""Estimators run at q-SFT's budget as baselines in the ``epistasis`` verb."""
+BASELINES: tuple[str, ...] = ("lasso", "ridge", "hierarchical", "proxy", "residual")
+"""Estimators a landscape's ``baselines`` may list: each is fitted at q-SFT's budget in the ``epistasis`` verb."""
 
 InputFormat = Literal["proteinnet", "tape-lmdb", "pdb", "fasta", "table"]
 INPUT_FORMATS: tuple[str, ...] = get_args(InputFormat)
@@ -131,6 +131,13 @@ QSFT_DEFAULTS: dict[str, Any] = {
 }
 """q-SFT options of an epistasis landscape (``b`` None: the largest that fits the budget)."""
 
+ESTIMATOR_DEFAULTS: dict[str, dict[str, Any]] = {
+    "hierarchical": {"max_order": 3, "hierarchy": "auto", "max_candidates": 200_000},
+    "proxy": {"learner": "hist", "max_depth": 3, "max_iter": 2000},
+    "residual": {"low_order": 1, "low_fraction": 0.2, "C": 3, "R": 3},
+}
+"""Options of the estimators a landscape lists in ``baselines`` (the estimators' own keyword defaults)."""
+
 LANDSCAPE_DEFAULTS: dict[str, Any] = {
     "model": "antiberty",
     "score": "pll_unmasked",
@@ -138,6 +145,8 @@ LANDSCAPE_DEFAULTS: dict[str, Any] = {
     "qsft": QSFT_DEFAULTS,
     "baselines": ["lasso"],
     "baseline_max_samples": 1_000_000,
+    "estimator_options": ESTIMATOR_DEFAULTS,
+    "budgets": None,
     "test": {"uniform": 500, "hamming": [1, 2, 3], "per_distance": 200, "n_boot": 1000, "level": 0.95, "seed": 12345},
     "exact_max_points": 1000,
     "interactions": {"max_order": 3, "top_k": 100},

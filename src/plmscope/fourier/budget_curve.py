@@ -89,6 +89,8 @@ def budget_curve(
     uniform: int = 1000,
     hamming: Sequence[int] = (1, 2, 3),
     per_distance: int = 500,
+    test_sets: Mapping[str, np.ndarray] | None = None,
+    truth: Mapping[str, np.ndarray] | None = None,
     n_boot: int = 200,
     level: float = 0.95,
     seed: int = 0,
@@ -110,6 +112,8 @@ def budget_curve(
         uniform: uniformly random test points.
         hamming: distances from the wild type (0) of the Hamming test sets.
         per_distance: test points per Hamming distance.
+        test_sets: given held-out sets (label -> points) instead of drawing ``uniform``/``hamming`` ones.
+        truth: their values, when already known (else the landscape is asked).
         n_boot, level: bootstrap replicates and coverage of the R^2 interval.
         seed: seed of the test points and of every estimator.
 
@@ -127,8 +131,12 @@ def budget_curve(
     if not budgets or min(budgets) < 1:
         raise PlmscopeError(f"budget_curve: budgets must be positive integers, got {budgets}")
     n, q = landscape.n, landscape.q
-    sets = held_out_sets(n, q, uniform=uniform, hamming=hamming, per_distance=per_distance, seed=seed)
-    truth = {label: landscape(X) for label, X in sets.items()}
+    if test_sets is None:
+        sets = held_out_sets(n, q, uniform=uniform, hamming=hamming, per_distance=per_distance, seed=seed)
+    else:
+        sets = {label: np.asarray(X, dtype=np.int64) for label, X in test_sets.items()}
+    if truth is None:
+        truth = {label: landscape(X) for label, X in sets.items()}
     set_keys = {label: _keys(X, q) for label, X in sets.items()}
     rows = []
     for label, (name, options) in items.items():

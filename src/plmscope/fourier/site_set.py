@@ -1,4 +1,4 @@
-"""One site set of an epistasis landscape: fit q-SFT and the baselines, score them on held-out variants, tabulate."""
+"""One site set of an epistasis landscape: fit q-SFT and the other estimators, score them on held-out variants, tabulate."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def fit_qsft(name: str, cfg: Mapping[str, Any], land: Landscape, cache: Persiste
     budget = int(coef.queries)
     info = {
         "b": qsft.b_used, "C": qsft.C, "delays": qsft.delays, "R": qsft.R, "queries": budget,
-        "validation_queries": qsft.validation_size(land.n, land.q, qsft.b_used),
+        "validation_queries": int(qsft.validation_used),
         "noise_threshold": qcfg["noise_threshold"],
         "thresholds_tried": [{"threshold": t, "validation_r2": r, "coefficients": s}
                              for t, r, s in qsft.thresholds_tried],
@@ -82,22 +82,66 @@ def fit_qsft(name: str, cfg: Mapping[str, Any], land: Landscape, cache: Persiste
     return coef, info | {"seconds": seconds}
 
 
+REGRESSIONS = ("lasso", "ridge")
+"""Estimators whose design matrix is bounded by ``baseline_max_samples``."""
+
+
+def estimator_options(method: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword options of one listed estimator (seed: q-SFT's; per-estimator options from ``estimator_options``)."""
+    options: dict[str, Any] = {"seed": int(cfg["qsft"].get("seed", 0))}
+    if method in REGRESSIONS:
+        options["max_samples"] = max(cfg["baseline_max_samples"], 10)
+    options.update((cfg.get("estimator_options") or {}).get(method) or {})
+    return options
+
+
 def fit_baseline(
     name: str, method: str, cfg: Mapping[str, Any], land: Landscape, cache: PersistentCache, *, budget: int
 ) -> tuple[FourierCoefficients, dict]:
-    """One baseline (LASSO, ridge) at q-SFT's budget, capped at ``baseline_max_samples``."""
+    """One listed estimator at q-SFT's budget (LASSO and ridge capped at ``baseline_max_samples``)."""
     started = time.perf_counter()
-    samples = min(budget, cfg["baseline_max_samples"])
+    samples = min(budget, cfg["baseline_max_samples"]) if method in REGRESSIONS else budget
     if samples < budget:
         log.warning("[%s] %s: budget capped at baseline_max_samples=%d (q-SFT used %d)", name, method, samples,
                     budget)  # fmt: skip
-    estimator = METHODS[method](seed=int(cfg["qsft"].get("seed", 0)), max_samples=max(cfg["baseline_max_samples"], 10))
-    coef = estimator.fit(land, samples)
+    try:
+        estimator = METHODS[method](**estimator_options(method, cfg))
+    except TypeError as err:
+        raise PlmscopeError(f"config key estimator_options.{method}: {err}") from None
+    before = land.n_queries
+    view = Landscape(land, land.n, land.q)  # its own query count and budget; every point answered by (and kept in) land
+    try:
+        coef = estimator.fit(view, samples)
+    except PlmscopeError as err:
+        raise PlmscopeError(f"site set {name}: {method} at q-SFT's budget of {samples} queries: {err}") from None
     cache.flush()
     seconds = time.perf_counter() - started
     log.info("[%s] %s: %d coefficients from %d samples (%.1f s)", name, method, len(coef), samples, seconds)
-    info = {"samples": samples, "new_queries": int(coef.queries), "alpha": getattr(estimator, "alpha_used", None)}
+    info = {"samples": samples, "queries": int(coef.queries), "new_queries": land.n_queries - before,
+            "alpha": getattr(estimator, "alpha_used", None)}  # fmt: skip
     return coef, info | {"seconds": seconds}
+
+
+def site_set_budget_curve(
+    name: str, cfg: Mapping[str, Any], land: Landscape, cache: PersistentCache, sets: Mapping[str, np.ndarray],
+    truth: Mapping[str, np.ndarray],
+) -> pd.DataFrame:
+    """Every configured estimator at every budget of ``cfg["budgets"]``, scored on the run's held-out sets.
+
+    q-SFT takes the largest b that fits each budget (``b`` of the config is ignored here). Points
+    go through the run's query cache, so a point scored by any fit or test set is scored once.
+    """
+    from plmscope.fourier.budget_curve import budget_curve
+
+    qsft = {k: v for k, v in cfg["qsft"].items() if k not in ("seed", "b")}
+    methods = {"qsft": qsft, **{m: {k: v for k, v in estimator_options(m, cfg).items() if k != "seed"}
+                                for m in cfg["baselines"]}}  # fmt: skip
+    tcfg = cfg["test"]
+    curve = budget_curve(land, methods, cfg["budgets"], test_sets=sets, truth=truth, n_boot=tcfg["n_boot"],
+                         level=tcfg["level"], seed=int(cfg["qsft"].get("seed", 0)))  # fmt: skip
+    cache.flush()
+    curve.insert(0, "site_set", name)
+    return curve
 
 
 def held_out_points(name: str, cfg: Mapping[str, Any], land: Landscape) -> dict[str, np.ndarray]:
@@ -163,7 +207,10 @@ def interactions(
 def analyse_site_set(
     name: str, spec: LandscapeSpec, cfg: Mapping[str, Any], *, score: ScoreFunction, cache_dir: Path, dtype: str
 ) -> SiteSetResult:
-    """Recover the spectrum of one site set with q-SFT and the baselines; score them on held-out variants.
+    """Recover the spectrum of one site set with q-SFT and every listed estimator; score them on held-out variants.
+
+    Every estimator in ``cfg["baselines"]`` is fitted with q-SFT's number of queries; with
+    ``cfg["budgets"]`` each (q-SFT included) is also fitted at every budget (the budget curve).
 
     Every scored variant goes to a :class:`PersistentCache` under ``cache_dir`` (see :func:`cache_path`),
     so reruns and overlapping estimators never score a variant twice.
@@ -211,6 +258,13 @@ def analyse_site_set(
         log.info("[%s] exact transform over all %d points (%.1f s)", name, spec.q**spec.n, timings["exact"])
         sets["all"] = all_points(spec.n, spec.q)
         truth["all"] = land(sets["all"])
+    curve = None
+    if cfg.get("budgets"):
+        started = time.perf_counter()
+        held = {k: v for k, v in sets.items() if k != "all"}
+        curve = site_set_budget_curve(name, cfg, land, cache, held, {k: truth[k] for k in held})
+        timings["budget_curve"] = time.perf_counter() - started
+        log.info("[%s] budget curve at %s (%.1f s)", name, cfg["budgets"], timings["budget_curve"])
     metric_table, predictions = prediction_metrics(name, spec, coefs, sets, truth, cfg["test"], budget=budget)
     spectrum, energy, pairs, matrices = spectra(name, spec, coefs, exact)
     info.update({"timings_seconds": timings, "scored_points": func.points, "scoring_seconds": func.seconds,
@@ -219,5 +273,5 @@ def analyse_site_set(
     return SiteSetResult(
         name=name, spec=spec, coefficients=coefs, metrics=metric_table, spectrum=spectrum, energy=energy,
         pairs=pairs, pair_matrices=matrices, interactions=interactions(name, spec, coefs, cfg["interactions"]),
-        predictions=predictions, info=info,
+        predictions=predictions, info=info, budget_curve=curve,
     )  # fmt: skip

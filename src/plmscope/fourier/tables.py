@@ -101,6 +101,7 @@ class SiteSetResult:
     interactions: pd.DataFrame
     predictions: dict[str, tuple[np.ndarray, np.ndarray]]
     info: dict[str, Any] = field(default_factory=dict)
+    budget_curve: pd.DataFrame | None = None  # with a landscape's ``budgets``: budget_curve.COLUMNS + site_set
 
 
 def metric_row(y: np.ndarray, pred: np.ndarray, *, n_boot: int, level: float, seed: int) -> dict[str, float]:

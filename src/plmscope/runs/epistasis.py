@@ -1,4 +1,4 @@
-"""The ``epistasis`` verb: Fourier spectra of masked-LM variant scores over chosen sites (q-SFT, LASSO, exact)."""
+"""The ``epistasis`` verb: Fourier spectra of masked-LM variant scores over chosen sites (q-SFT, the listed estimators, exact)."""
 
 from __future__ import annotations
 
@@ -101,9 +101,10 @@ def run_epistasis(
 
     For each site set: the landscape ``f(x) = score(mutant) - score(wild type)`` over Z_q^n;
     q-SFT with the configured (b, C, delays, R, noise threshold, seed) - ``noise_threshold: auto``
-    picks the threshold on q-SFT's own uniformly random validation queries; the baselines
-    (LASSO) with as many samples; held-out test sets (uniform, and each Hamming distance from
-    the wild type) that exclude every point an estimator queried, with bootstrap CIs of NMSE,
+    picks the threshold on q-SFT's own uniformly random validation queries; every estimator the
+    config lists in ``baselines`` (lasso, ridge, hierarchical, proxy, residual) with as many
+    queries; held-out test sets (uniform, and each Hamming distance from the wild type) that
+    exclude every point an estimator queried, with bootstrap CIs of NMSE,
     R^2 (1 - SSE/SST) and Pearson r^2; where ``q^n <= exact_max_points`` the exact transform as
     ground truth (support precision: share of the estimated coefficients that are nonzero in the
     exact transform; recall: share of the largest exact coefficients, 95% of the variance, that
@@ -116,10 +117,11 @@ def run_epistasis(
         config: one landscape config (mapping), a JSON string, or a YAML/JSON file (see
             :func:`plmscope.fourier.config.load_config`).
         output_dir: directory written atomically: ``metrics``, ``spectrum``, ``energy_per_order``,
-            ``pair_energy``, ``interactions``, ``published_comparison`` (Parquet + CSV),
+            ``pair_energy``, ``interactions``, ``published_comparison``, with ``budgets`` configured
+            ``budget_curve`` (Parquet + CSV; per site set, estimator, budget and test set the R^2 with CI),
             ``coefficients/<site set>_<method>.parquet``, ``meta.json`` and the figures
             ``energy_by_order``, ``sparsity_ruggedness``, ``pair_energy_<site set>``,
-            ``predicted_vs_true_<site set>`` (PNG + SVG).
+            ``predicted_vs_true_<site set>``, with ``budgets`` ``budget_curve_<site set>`` (PNG + SVG).
         landscape: name of the landscape in a multi-landscape config.
         cache_dir: query-cache directory (overrides the config's ``cache_dir``).
         progress: tqdm bars while scoring.
@@ -132,21 +134,6 @@ def run_epistasis(
         PlmscopeError: an invalid config, protein or site set, an unloadable model, or a budget
             that does not fit the q-SFT configuration.
     """
-    started = time.perf_counter()
-    name, cfg = load_config(config, landscape=landscape)
-    output_dir = Path(output_dir)
-    cache_dir = Path(cache_dir if cache_dir is not None else cfg["cache_dir"])
-    pid, sequence = load_protein(cfg["protein"], key=f"{name}.protein")
-    published = read_published(cfg["published"]) if cfg["published"] else None
-
-    specs: list[tuple[str, LandscapeSpec]] = []
-    for k, entry in enumerate(cfg["site_sets"]):
-        key = f"{name}.site_sets[{k}]"
-        set_name = f"set{k + 1}"
-        if isinstance(entry, Mapping) and "name" in entry:
-            set_name = str(entry["name"])
-            entry = {kk: v for kk, v in entry.items() if kk != "name"}
-        specs.append((set_name, build_spec(pid, sequence, entry, q=cfg["q"], key=key)))
     started = time.perf_counter()
     name, cfg = load_config(config, landscape=landscape)
     cache_dir = Path(cache_dir if cache_dir is not None else cfg["cache_dir"])
@@ -171,8 +158,10 @@ def run_epistasis(
         "interactions": pd.concat([r.interactions for r in results], ignore_index=True),
         "published_comparison": comparison,
     }
-    figures = _figures(results, tables["spectrum"], tables["energy_per_order"], metric_table,
-                       title=f"{name}: {cfg['model']}, {cfg['score']}")  # fmt: skip
+    curves = [r.budget_curve for r in results if r.budget_curve is not None]
+    if curves:
+        tables["budget_curve"] = pd.concat(curves, ignore_index=True)
+    figures = _figures(results, tables, title=f"{name}: {cfg['model']}, {cfg['score']}")
     meta = _meta(name, cfg, pid, sequence, results, model, seconds=time.perf_counter() - started)
     _write(Path(output_dir), tables, results, figures, meta)
     uniform = metric_table[(metric_table["method"] == "qsft") & (metric_table["test_set"] == "uniform")]
@@ -235,20 +224,24 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _figures(results, spectrum, energy, metric_table, *, title: str) -> dict[str, Any]:
+def _figures(results, tables: Mapping[str, pd.DataFrame], *, title: str) -> dict[str, Any]:
     from plmscope.viz.epistasis_plots import (
+        plot_budget_curve,
         plot_energy_by_order,
         plot_pair_energy,
         plot_predicted_vs_true,
         plot_sparsity_ruggedness,
     )
 
+    metric_table = tables["metrics"]
     figures = {
-        "energy_by_order": plot_energy_by_order(energy, title=title),
-        "sparsity_ruggedness": plot_sparsity_ruggedness(spectrum, title=title),
+        "energy_by_order": plot_energy_by_order(tables["energy_per_order"], title=title),
+        "sparsity_ruggedness": plot_sparsity_ruggedness(tables["spectrum"], title=title),
     }
     for r in results:
         sites = " ".join(map(str, r.spec.describe()["sites"]))
+        if r.budget_curve is not None and r.budget_curve["r2"].notna().any():
+            figures[f"budget_curve_{r.name}"] = plot_budget_curve(r.budget_curve, title=f"{r.name} ({sites}): {title}")
         figures[f"pair_energy_{r.name}"] = plot_pair_energy(
             r.pair_matrices, r.spec.site_labels(), title=f"{r.name} ({sites}): pairwise interaction energy"
         )
