@@ -187,3 +187,36 @@ def test_semantics_switch_agrees_in_schema_config_cli_and_analysis():
     assert paper["default"] == CONFIG["paper"]["semantics"] == opt.PAPER_SEMANTICS == "provis"
     for verb in ("attention", "enrichment"):
         assert vars(build_parser().parse_args(_required(verb)))["semantics"] == opt.SEMANTICS
+
+
+def test_estimator_and_analysis_keyword_defaults_come_from_options():
+    """A literal default in the library (q-SFT's C/R, the contact definition) that drifts from options fails here."""
+    import inspect
+
+    from plmscope.analysis import enrichment, features, semantics
+    from plmscope.fourier.qsft import QSFT
+    from plmscope.fourier.residual import ResidualQSFT
+
+    for cls in (QSFT, ResidualQSFT):
+        params = inspect.signature(cls).parameters
+        assert (params["C"].default, params["R"].default) == (opt.QSFT_C, opt.QSFT_R), cls.__name__
+        for key in ("b", "delays", "noise_threshold", "seed"):
+            assert params[key].default == opt.QSFT_DEFAULTS[key], (cls.__name__, key)
+    params = inspect.signature(QSFT).parameters
+    assert (params["n_validation"].default, params["max_iter"].default) == (
+        opt.QSFT_DEFAULTS["n_validation"], opt.QSFT_DEFAULTS["max_iter"])  # fmt: skip
+    checked = 0
+    for module in (enrichment, features, semantics):
+        for name, func in inspect.getmembers(module, inspect.isfunction) + [
+            (f"{c}.__init__", getattr(module, c).__init__) for c in dir(module)
+            if inspect.isclass(getattr(module, c)) and getattr(module, c).__module__ == module.__name__
+        ]:  # fmt: skip
+            if getattr(func, "__module__", None) != module.__name__:
+                continue
+            params = inspect.signature(func).parameters
+            if "cutoff" in params and params["cutoff"].default is not inspect.Parameter.empty:
+                assert params["cutoff"].default == opt.CONTACT_CUTOFF, (module.__name__, name)
+                checked += 1
+            if "min_separation" in params and params["min_separation"].default is not inspect.Parameter.empty:
+                assert params["min_separation"].default == opt.CONTACT_MIN_SEPARATION, (module.__name__, name)
+    assert checked >= 4  # feature_arrays, the enrichment counter and functions, the semantics dispatchers

@@ -119,6 +119,12 @@ VIEW_FEATURE = "binding_site"
 VIEW_MAX_PROTEINS = 5
 
 # ------------------------------------------------------------------------------- estimators
+QSFT_C = 3
+"""Subsampling groups C of a q-SFT estimator built without options (``fourier.qsft.QSFT()``, ``ResidualQSFT()``,
+the estimator benchmarks). An epistasis landscape uses :data:`QSFT_DEFAULTS` (C = 1) instead."""
+QSFT_R = 3
+"""Random delay sets R of a q-SFT estimator built without options (landscapes: :data:`QSFT_DEFAULTS`, R = 1)."""
+
 QSFT_DEFAULTS: dict[str, Any] = {
     "b": None,
     "C": 1,

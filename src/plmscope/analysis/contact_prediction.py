@@ -425,6 +425,24 @@ class ContactPredictor:
         }
 
 
+def split_train_test(records: Sequence[Any], n_train: int, *, seed: int) -> tuple[list, list]:
+    """A seeded random split of ``records`` into ``n_train`` training records and the rest (both in input order).
+
+    Raises:
+        PlmscopeError: fewer than ``n_train + 1`` records (no test protein would be left).
+    """
+    if len(records) < n_train + 1:
+        raise PlmscopeError(
+            f"{len(records)} protein(s) with CA coordinates usable for contact prediction; need train_proteins "
+            f"({n_train}) plus at least one test protein"
+        )
+    rng = np.random.default_rng(seed)
+    train_pos = set(rng.choice(len(records), size=n_train, replace=False).tolist())
+    train = [r for n, r in enumerate(records) if n in train_pos]
+    test = [r for n, r in enumerate(records) if n not in train_pos]
+    return train, test
+
+
 def train_predictor(
     train: Sequence[ProteinPairs],
     *,

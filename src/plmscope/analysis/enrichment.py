@@ -22,6 +22,7 @@ from plmscope.analysis.features import (
 )
 from plmscope.analysis.stats import CiMethod, bonferroni, proportion_ci, ztest_against
 from plmscope.errors import PlmscopeError
+from plmscope.options import CONTACT_CUTOFF, CONTACT_MIN_SEPARATION
 
 ATTENTION_COLUMNS: tuple[str, ...] = ("protein_id", "layer", "head", "i", "j")
 """Columns of the attention rows that the enrichment reads (``weight`` is not needed)."""
@@ -83,8 +84,8 @@ class AttentionRowCounter(ABC):
         num_layers: int,
         num_heads: int,
         features: Iterable[str] | None = None,
-        cutoff: float = 8.0,
-        min_separation: int = 6,
+        cutoff: float = CONTACT_CUTOFF,
+        min_separation: int = CONTACT_MIN_SEPARATION,
     ):
         if num_layers < 1 or num_heads < 1:
             raise PlmscopeError(f"attention: need at least one layer and head, got {num_layers} x {num_heads}")
@@ -233,8 +234,8 @@ def enrichment(
     num_layers: int,
     num_heads: int,
     features: Iterable[str] | None = None,
-    cutoff: float = 8.0,
-    min_separation: int = 6,
+    cutoff: float = CONTACT_CUTOFF,
+    min_separation: int = CONTACT_MIN_SEPARATION,
 ) -> EnrichmentCounts:
     """Count thresholded attention on each feature, per head, over all proteins (micro-average).
 

@@ -11,6 +11,7 @@ import pandas as pd
 from plmscope.data.residues import STANDARD_AA
 from plmscope.data.table import ProteinRecord
 from plmscope.errors import PlmscopeError
+from plmscope.options import CONTACT_CUTOFF, CONTACT_MIN_SEPARATION
 
 PAIR_FEATURES: tuple[str, ...] = ("contact",)
 """Features of a residue pair (i, j)."""
@@ -201,8 +202,8 @@ def pair_values(
     i: np.ndarray,
     j: np.ndarray,
     *,
-    cutoff: float = 8.0,
-    min_separation: int = 6,
+    cutoff: float = CONTACT_CUTOFF,
+    min_separation: int = CONTACT_MIN_SEPARATION,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Evaluate one feature on residue pairs (vectorised, no loop over pairs).
 
@@ -240,8 +241,8 @@ def backgrounds(
     arrays: FeatureArrays,
     *,
     features: Iterable[str] | None = None,
-    cutoff: float = 8.0,
-    min_separation: int = 6,
+    cutoff: float = CONTACT_CUTOFF,
+    min_separation: int = CONTACT_MIN_SEPARATION,
 ) -> pd.DataFrame:
     """Background (null) frequency of each feature over the analysed proteins.
 

@@ -85,8 +85,8 @@ def enrichment_sums(
     num_heads: int,
     theta: float = PROVIS_THETA,
     features: Iterable[str] | None = None,
-    cutoff: float = 8.0,
-    min_separation: int = 6,
+    cutoff: float = opt.CONTACT_CUTOFF,
+    min_separation: int = opt.CONTACT_MIN_SEPARATION,
 ):
     """Per-head attention on each feature: provis weight sums or plmscope row counts.
 
@@ -117,8 +117,8 @@ def enrichment_backgrounds(
     records: Sequence[ProteinRecord] | None = None,
     max_seq_len: int = 512,
     features: Iterable[str] | None = None,
-    cutoff: float = 8.0,
-    min_separation: int = 6,
+    cutoff: float = opt.CONTACT_CUTOFF,
+    min_separation: int = opt.CONTACT_MIN_SEPARATION,
 ) -> pd.DataFrame:
     """Background frequencies.
 

@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 
 from plmscope.errors import PlmscopeError
+from plmscope.options import QSFT_C, QSFT_DEFAULTS, QSFT_R
 from plmscope.fourier.base import Estimator, check_choice, check_float, check_int
 from plmscope.fourier.landscape import Landscape
 from plmscope.fourier.transform import evaluate
@@ -92,14 +93,14 @@ class QSFT(Estimator):
     def __init__(
         self,
         *,
-        b: int | None = None,
-        C: int = 3,
-        delays: Literal["identity", "random"] = "identity",
-        R: int = 3,
-        noise_threshold: float | Literal["auto"] = "auto",
-        n_validation: int | None = None,
-        max_iter: int = 30,
-        seed: int = 0,
+        b: int | None = QSFT_DEFAULTS["b"],
+        C: int = QSFT_C,
+        delays: Literal["identity", "random"] = QSFT_DEFAULTS["delays"],
+        R: int = QSFT_R,
+        noise_threshold: float | Literal["auto"] = QSFT_DEFAULTS["noise_threshold"],
+        n_validation: int | None = QSFT_DEFAULTS["n_validation"],
+        max_iter: int = QSFT_DEFAULTS["max_iter"],
+        seed: int = QSFT_DEFAULTS["seed"],
     ):
         super().__init__(seed=seed)
         self.b = None if b is None else check_int(self.name, "b", b, low=1)

@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from plmscope.errors import PlmscopeError
+from plmscope.options import QSFT_C, QSFT_DEFAULTS, QSFT_R
 from plmscope.fourier.base import Estimator, check_float, check_int
 from plmscope.fourier.hierarchical import HierarchicalOneHot
 from plmscope.fourier.landscape import Landscape
@@ -47,12 +48,12 @@ class ResidualQSFT(Estimator):
         low_order: int = 1,
         low_fraction: float = 0.2,
         reuse_queries: bool = True,
-        b: int | None = None,
-        C: int = 3,
-        delays: Literal["identity", "random"] = "identity",
-        R: int = 3,
-        noise_threshold: float | Literal["auto"] = "auto",
-        seed: int = 0,
+        b: int | None = QSFT_DEFAULTS["b"],
+        C: int = QSFT_C,
+        delays: Literal["identity", "random"] = QSFT_DEFAULTS["delays"],
+        R: int = QSFT_R,
+        noise_threshold: float | Literal["auto"] = QSFT_DEFAULTS["noise_threshold"],
+        seed: int = QSFT_DEFAULTS["seed"],
     ):
         super().__init__(seed=seed)
         self.low_order = check_int(self.name, "low_order", low_order, low=1, high=2)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+from typing import Iterator, Mapping
 
 import torch
 
 from plmscope.errors import PlmscopeError
-from plmscope.models.albert import AlbertAdapter
 from plmscope.models.base import AttentionAdapter
-from plmscope.models.bert import BertAdapter
-from plmscope.models.esm import EsmAdapter
 from plmscope.models.known import KNOWN_MODELS, DType, Family, KnownModel  # noqa: F401 (re-exported)
 from plmscope.models.resolve import (  # noqa: F401 (antiberty_paths re-exported)
     ResolvedModel,
@@ -22,20 +21,41 @@ from plmscope.models.resolve import (  # noqa: F401 (antiberty_paths re-exported
     resolve_model,
     short_error,
 )
-from plmscope.models.xlnet import XLNetAdapter
 from plmscope.options import MAX_RESIDUES
 
 log = logging.getLogger(__name__)
 
 Device = str  # "auto", "cpu", "cuda", "cuda:1", ...
 
-FAMILIES: dict[str, type[AttentionAdapter]] = {
-    "bert": BertAdapter,
-    "esm": EsmAdapter,
-    "albert": AlbertAdapter,
-    "xlnet": XLNetAdapter,
-}
-"""Config ``model_type`` -> adapter class."""
+
+class _Families(Mapping[str, type[AttentionAdapter]]):
+    """Config ``model_type`` -> adapter class, each family's module imported on first lookup.
+
+    Importing a transformers model family (its modeling and tokenizer modules) costs up to seconds;
+    a run needs one family, so only that one is imported.
+    """
+
+    def __init__(self, classes: dict[str, str]):
+        self._classes = classes  # family -> "module:Class"
+
+    def __getitem__(self, family: str) -> type[AttentionAdapter]:
+        module, _, name = self._classes[family].partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+
+FAMILIES: Mapping[str, type[AttentionAdapter]] = _Families({
+    "bert": "plmscope.models.bert:BertAdapter",
+    "esm": "plmscope.models.esm:EsmAdapter",
+    "albert": "plmscope.models.albert:AlbertAdapter",
+    "xlnet": "plmscope.models.xlnet:XLNetAdapter",
+})  # fmt: skip
+"""Config ``model_type`` -> adapter class (imported lazily, one family per lookup)."""
 
 def resolve_device(device: Device) -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; anything else must be a usable torch device."""

@@ -127,11 +127,12 @@ def model_hint(name: str) -> str:
 
 def antiberty_paths() -> tuple[Path, Path]:
     """(weights directory, tokenizer directory) of AntiBERTy inside the installed ``antiberty`` package."""
-    try:
-        import antiberty
-    except ImportError:
-        raise PlmscopeError("model 'antiberty' needs the antiberty package: pip install 'plmscope[demo]'") from None
-    root = Path(antiberty.__file__).resolve().parent / "trained_models"
+    import importlib.util
+
+    spec = importlib.util.find_spec("antiberty")  # locate the package without importing it (its model code costs seconds)
+    if spec is None or not spec.submodule_search_locations:
+        raise PlmscopeError("model 'antiberty' needs the antiberty package: pip install 'plmscope[demo]'")
+    root = Path(next(iter(spec.submodule_search_locations))).resolve() / "trained_models"
     weights = root / "AntiBERTy_md_smooth"
     if not (weights / "config.json").is_file() or not (root / "vocab.txt").is_file():
         raise PlmscopeError(f"model 'antiberty': weights or vocab.txt missing under {root}")

@@ -24,6 +24,7 @@ from plmscope.analysis.contact_prediction import (
     regression_table,
     pair_features,
     regression_coefficients,
+    split_train_test,
     summarise_precision,
     train_predictor,
 )
@@ -104,16 +105,10 @@ def run_contacts(
                    select_k=select_k, max_residues=max_residues, long_sequences=long_sequences)  # fmt: skip
     records = read_proteins(proteins_path)
     usable = _usable(records, max_residues=max_residues, long_sequences=long_sequences)
-    if len(usable) < train_proteins + 1:
-        raise located(
-            proteins_path,
-            f"{len(usable)} protein(s) with CA coordinates usable for contact prediction; need train_proteins "
-            f"({train_proteins}) plus at least one test protein",
-        )
-    rng = np.random.default_rng(seed)
-    train_pos = set(rng.choice(len(usable), size=train_proteins, replace=False).tolist())
-    train = [r for n, r in enumerate(usable) if n in train_pos]
-    test = [r for n, r in enumerate(usable) if n not in train_pos]
+    try:
+        train, test = split_train_test(usable, train_proteins, seed=seed)
+    except PlmscopeError as exc:
+        raise located(proteins_path, str(exc)) from None
     log.info("%d training and %d test proteins (seed %d)", len(train), len(test), seed)
 
     from plmscope.models.registry import load_adapter
@@ -137,15 +132,8 @@ def run_contacts(
     log.info("best single head on the training proteins: %s (P@%s %s = %.3f)", best_label, select_k, select_range,
              head_scores[best])  # fmt: skip
 
-    map_ids = [r.id for r in test[: max(n_maps, 0)]]
-    per_protein, maps = [], {}
-    for p in _proteins(adapter, test, cutoff=contact_cutoff, long_sequences=long_sequences, progress=progress):
-        per_protein.append(evaluate_protein(predictor, p))
-        if p.id in map_ids:
-            maps[p.id] = (p, predictor.scores(p))
-    order = {pid: n for n, pid in enumerate(r.id for r in test)}
-    per_protein = pd.concat(per_protein, ignore_index=True)
-    per_protein = per_protein.sort_values("protein_id", key=lambda c: c.map(order), kind="stable", ignore_index=True)
+    per_protein, maps = _evaluate(adapter, predictor, test, n_maps=n_maps, cutoff=contact_cutoff,
+                                  long_sequences=long_sequences, progress=progress)  # fmt: skip
     summary = summarise_precision(per_protein)
     summary["contact_definition"] = f"CA-CA < {contact_cutoff:g} Å (CA for every residue: the table has no CB)"
 
@@ -169,6 +157,21 @@ def run_contacts(
         "long_range_precision_at_L": {m: round(float(v), 4) for m, v in long_pl.items()},
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _evaluate(adapter, predictor, test: list[ProteinRecord], *, n_maps: int, cutoff: float, long_sequences: str,
+              progress: bool) -> tuple[pd.DataFrame, dict]:  # fmt: skip
+    """Per-protein precision of ``predictor`` on the test proteins (in table order) and the maps of the first ``n_maps``."""
+    map_ids = [r.id for r in test[: max(n_maps, 0)]]
+    per_protein, maps = [], {}
+    for p in _proteins(adapter, test, cutoff=cutoff, long_sequences=long_sequences, progress=progress):
+        per_protein.append(evaluate_protein(predictor, p))
+        if p.id in map_ids:
+            maps[p.id] = (p, predictor.scores(p))
+    order = {pid: n for n, pid in enumerate(r.id for r in test)}
+    per_protein = pd.concat(per_protein, ignore_index=True)
+    per_protein = per_protein.sort_values("protein_id", key=lambda c: c.map(order), kind="stable", ignore_index=True)
+    return per_protein, maps
 
 
 def _selection(labels_of_head, heads, head_scores, coefficients, best, *, column: str) -> pd.DataFrame:

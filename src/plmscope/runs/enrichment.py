@@ -102,10 +102,7 @@ def run_enrichment(
     background_path = Path(background_proteins) if background_proteins is not None else proteins_path
     bg, n_background = _backgrounds(semantics, records, arrays, background_path if background_proteins else None,
                                     meta, features=features, cutoff=contact_cutoff, min_separation=contact_min_separation)
-    for row in bg.itertuples(index=False):
-        log.info("background of %s: %d / %d = %.4g", row.feature, row.n_feature, row.n_eligible, row.background)
-        if row.n_eligible == 0:
-            log.warning("feature %s: no analysed protein carries its annotation; every head is masked", row.feature)
+    _log_backgrounds(bg)
 
     theta = float(meta.get("theta") or PROVIS_THETA)
     rows_read, current = [0], [attention_dirs[0]]
@@ -123,28 +120,10 @@ def run_enrichment(
         _cross_check([d / "counts.parquet" for d in attention_dirs], sums.n_rows)
     table = enrichment_table(sums, bg, semantics=semantics, min_count=min_count, alpha=alpha, ci_method=ci_method)
     top = top_heads(table, top_k=top_k)
-    run_meta = {
-        "semantics": semantics,
-        "attention_dir": str(attention_dirs[0]) if len(attention_dirs) == 1 else [str(d) for d in attention_dirs],
-        "proteins": str(proteins_path),
-        "model": meta.get("model"),
-        "theta": meta.get("theta"),
-        "threshold": "weight > theta (provis)" if semantics == "provis" else "weight >= theta",
-        "num_layers": num_layers,
-        "num_heads": num_heads,
-        "n_proteins": len(arrays.ids),
-        "n_attention_rows": rows_read[0],
-        "features": list(features),
-        "min_count": min_count,
-        "alpha": alpha,
-        "ci_method": "normal (provis)" if semantics == "provis" else ci_method,
-        "top_k": top_k,
-        "contact_cutoff": contact_cutoff,
-        "contact_min_separation": contact_min_separation,
-        "pair_background": PAIR_BACKGROUND[semantics],
-        "background_proteins": str(background_path),
-        "n_background_proteins": n_background,
-    }
+    run_meta = _run_meta(semantics, attention_dirs, proteins_path, meta, n_proteins=len(arrays.ids), n_rows=rows_read[0],
+                         features=features, min_count=min_count, alpha=alpha, ci_method=ci_method, top_k=top_k,
+                         contact_cutoff=contact_cutoff, contact_min_separation=contact_min_separation,
+                         background_path=background_path, n_background=n_background)  # fmt: skip
     write_outputs(output_dir, tables=dict(zip(OUTPUT_TABLES, (table, bg, top))), meta=run_meta,
                   inputs=[*attention_dirs, proteins_path, background_proteins])
 
@@ -157,6 +136,42 @@ def run_enrichment(
         "heads": num_layers * num_heads,
         "features": len(features),
         "best_head": {r.feature: f"{r.label} ({r.proportion:.3f} vs {r.background:.3f})" for r in best.itertuples()},
+    }
+
+
+def _log_backgrounds(bg: pd.DataFrame) -> None:
+    """Log each feature's background frequency; warn about features no analysed protein carries."""
+    for row in bg.itertuples(index=False):
+        log.info("background of %s: %d / %d = %.4g", row.feature, row.n_feature, row.n_eligible, row.background)
+        if row.n_eligible == 0:
+            log.warning("feature %s: no analysed protein carries its annotation; every head is masked", row.feature)
+
+
+def _run_meta(semantics: str, attention_dirs: list[Path], proteins_path: Path, meta: dict, *, n_proteins: int,
+              n_rows: int, features: Sequence[str], min_count: float, alpha: float, ci_method: str, top_k: int,
+              contact_cutoff: float, contact_min_separation: int, background_path: Path, n_background: int) -> dict:  # fmt: skip
+    """The ``meta.json`` of an enrichment output (key order is part of the byte-identical output)."""
+    return {
+        "semantics": semantics,
+        "attention_dir": str(attention_dirs[0]) if len(attention_dirs) == 1 else [str(d) for d in attention_dirs],
+        "proteins": str(proteins_path),
+        "model": meta.get("model"),
+        "theta": meta.get("theta"),
+        "threshold": "weight > theta (provis)" if semantics == "provis" else "weight >= theta",
+        "num_layers": meta["num_layers"],
+        "num_heads": meta["num_heads"],
+        "n_proteins": n_proteins,
+        "n_attention_rows": n_rows,
+        "features": list(features),
+        "min_count": min_count,
+        "alpha": alpha,
+        "ci_method": "normal (provis)" if semantics == "provis" else ci_method,
+        "top_k": top_k,
+        "contact_cutoff": contact_cutoff,
+        "contact_min_separation": contact_min_separation,
+        "pair_background": PAIR_BACKGROUND[semantics],
+        "background_proteins": str(background_path),
+        "n_background_proteins": n_background,
     }
 
 

@@ -104,22 +104,7 @@ def run_paper_analyses(
         figures.append(("layer_profiles", fig))
     if main:
         figures.append(("layer_max", plot_layer_max(profiles, main, title=f"{prefix}max % attention per layer")))
-    blosum_info: dict[str, Any] = {"r": None, "n_pairs": 0, "n_heads": 0, "reason": "no amino-acid features"}
-    top_aa = similarity = None
-    if amino:
-        fig = plot_layer_max(profiles, amino, title=f"{prefix}max % attention per layer")
-        figures.append(("layer_max_amino_acids", fig))
-        top_aa = amino_acid_top_heads(table)
-        try:
-            result = compare_with_blosum(table)
-        except PlmscopeError as exc:
-            blosum_info["reason"] = str(exc)
-            log.warning("BLOSUM62 comparison skipped: %s", exc)
-        else:
-            similarity = result.similarity
-            r = None if not np.isfinite(result.r) else float(result.r)
-            blosum_info = {"r": r, "n_pairs": result.n_pairs, "n_heads": result.n_heads, "reason": None}
-            figures.append(("blosum", plot_blosum(result.similarity, result.blosum, result.r, title=label)))
+    blosum_info, top_aa, similarity = _amino_acids(table, profiles, amino, figures, prefix=prefix, label=label)
 
     meta = {
         "enrichment_dir": str(enrichment_dir),
@@ -151,6 +136,32 @@ def run_paper_analyses(
         "blosum_r": blosum_info["r"],
         "figures": written,
     }
+
+
+def _amino_acids(table: pd.DataFrame, profiles: pd.DataFrame, amino: list[str], figures: list, *, prefix: str,
+                 label: str) -> tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None]:  # fmt: skip
+    """Amino-acid analyses (top heads, BLOSUM62 comparison) and their figures (appended to ``figures``).
+
+    Returns:
+        ``(blosum_info, top heads table or None, similarity matrix or None)``.
+    """
+    blosum_info: dict[str, Any] = {"r": None, "n_pairs": 0, "n_heads": 0, "reason": "no amino-acid features"}
+    top_aa = similarity = None
+    if amino:
+        fig = plot_layer_max(profiles, amino, title=f"{prefix}max % attention per layer")
+        figures.append(("layer_max_amino_acids", fig))
+        top_aa = amino_acid_top_heads(table)
+        try:
+            result = compare_with_blosum(table)
+        except PlmscopeError as exc:
+            blosum_info["reason"] = str(exc)
+            log.warning("BLOSUM62 comparison skipped: %s", exc)
+        else:
+            similarity = result.similarity
+            r = None if not np.isfinite(result.r) else float(result.r)
+            blosum_info = {"r": r, "n_pairs": result.n_pairs, "n_heads": result.n_heads, "reason": None}
+            figures.append(("blosum", plot_blosum(result.similarity, result.blosum, result.r, title=label)))
+    return blosum_info, top_aa, similarity
 
 
 GRAVITY_DEFINITION: dict[str, str] = {

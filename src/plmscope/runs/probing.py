@@ -212,29 +212,11 @@ def run_probing(
     figure = plot_probing(table, title=f"{model}: linear probes (validation)")
     split = pd.DataFrame({"protein_id": [p.id for p in proteins], "split": [p.split for p in proteins],
                           "n_residues": [p.length for p in proteins]})  # fmt: skip
-    meta = {
-        "semantics": "plmscope",
-        "model": model,
-        "proteins": str(proteins_path),
-        "valid_proteins": None if valid_proteins_path is None else str(valid_proteins_path),
-        "valid_fraction": None if valid_proteins_path is not None else valid_fraction,
-        "seed": seed,
-        "tasks": list(usable),
-        "skipped_tasks": skipped,
-        "metrics": {t: TASK_METRICS[t] for t in usable},
-        "probe": f"StandardScaler + LogisticRegression(C={C}, max_iter={max_iter}, lbfgs, L2)",
-        "pair_features": "[h_i * h_j, |h_i - h_j|]; attention: (a_ij + a_ji) / 2 for each head of the layer",
-        "max_pairs_per_protein": max_pairs_per_protein,
-        "max_residues_per_protein": max_residues_per_protein,
-        "contact_cutoff": contact_cutoff,
-        "contact_min_separation": contact_min_separation,
-        "max_residues": adapter.max_residues,
-        "num_layers": adapter.num_layers,
-        "num_heads": adapter.num_heads,
-        "n_train_proteins": sum(p.split == "train" for p in proteins),
-        "n_valid_proteins": sum(p.split == "valid" for p in proteins),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    meta = _meta(model=model, proteins_path=proteins_path, valid_proteins_path=valid_proteins_path,
+                 valid_fraction=valid_fraction, seed=seed, usable=usable, skipped=skipped, C=C, max_iter=max_iter,
+                 max_pairs_per_protein=max_pairs_per_protein, max_residues_per_protein=max_residues_per_protein,
+                 contact_cutoff=contact_cutoff, contact_min_separation=contact_min_separation, adapter=adapter,
+                 proteins=proteins, started=started)  # fmt: skip
     with output_directory(output_dir) as tmp:
         write_tables(tmp, {"probing": table})
         split.to_csv(tmp / "split.csv", index=False)
@@ -444,6 +426,35 @@ class _Cropped(Sequence):
         n = self.lengths[index]
         x = self.items[index]
         return np.array(x[:, :n, :n] if self.source == "attention" else x[:n])  # one protein read into memory
+
+
+def _meta(*, model, proteins_path, valid_proteins_path, valid_fraction, seed, usable, skipped, C, max_iter,
+          max_pairs_per_protein, max_residues_per_protein, contact_cutoff, contact_min_separation, adapter, proteins,
+          started) -> dict[str, Any]:  # fmt: skip
+    """The ``meta.json`` of a plmscope-semantics probing output (key order kept: part of the byte-identical output)."""
+    return {
+        "semantics": "plmscope",
+        "model": model,
+        "proteins": str(proteins_path),
+        "valid_proteins": None if valid_proteins_path is None else str(valid_proteins_path),
+        "valid_fraction": None if valid_proteins_path is not None else valid_fraction,
+        "seed": seed,
+        "tasks": list(usable),
+        "skipped_tasks": skipped,
+        "metrics": {t: TASK_METRICS[t] for t in usable},
+        "probe": f"StandardScaler + LogisticRegression(C={C}, max_iter={max_iter}, lbfgs, L2)",
+        "pair_features": "[h_i * h_j, |h_i - h_j|]; attention: (a_ij + a_ji) / 2 for each head of the layer",
+        "max_pairs_per_protein": max_pairs_per_protein,
+        "max_residues_per_protein": max_residues_per_protein,
+        "contact_cutoff": contact_cutoff,
+        "contact_min_separation": contact_min_separation,
+        "max_residues": adapter.max_residues,
+        "num_layers": adapter.num_layers,
+        "num_heads": adapter.num_heads,
+        "n_train_proteins": sum(p.split == "train" for p in proteins),
+        "n_valid_proteins": sum(p.split == "valid" for p in proteins),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def _check_options(*, contact_cutoff, contact_min_separation, C, max_iter, seed, threads, **optional) -> None:
