@@ -30,9 +30,9 @@ rule epistasis_recover:
         runtime=get_epistasis_resource("runtime"),
         gpu=get_epistasis_resource("gpus"),
     shell:
-        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} epistasis --spec {params.spec:q}"
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} --log {log:q} epistasis --spec {params.spec:q}"
         " --landscape {wildcards.landscape:q} --cache-dir {params.cache_dir:q} -o {output:q}"
-        " --no-progress > {log:q} 2>&1"
+        " --no-progress"
 
 
 rule epistasis:

@@ -18,12 +18,13 @@ rule figures_enrichment:
         plmscope=PLMSCOPE,
     conda:
         "../../envs/analysis.yaml"
+    priority: 30
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope:q} figures --enrichment {input:q} -o {output:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} figures --enrichment {input:q} -o {output:q}"
 
 
 rule figures_view3d:
@@ -52,9 +53,9 @@ rule figures_view3d:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope:q} view --proteins {input.proteins:q} --attention {input.attention:q}"
+        "{params.plmscope:q} --log {log:q} view --proteins {input.proteins:q} --attention {input.attention:q}"
         " --top-heads {input.enrichment:q} --feature {params.feature:q}"
-        " --max-proteins {params.max_proteins:q} -o {output:q} > {log:q} 2>&1"
+        " --max-proteins {params.max_proteins:q} -o {output:q}"
 
 
 # Sequence-level attention views: one offline HTML page per protein (no structure needed) + index.html.
@@ -82,5 +83,5 @@ rule figures_seqview:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope:q} seqview --proteins {input.proteins:q} --attention {input.attention:q}"
-        " {params.max_proteins:q} -o {output:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} seqview --proteins {input.proteins:q} --attention {input.attention:q}"
+        " {params.max_proteins:q} -o {output:q}"

@@ -16,4 +16,4 @@ rule outputs_readme:
         mem_mb=500,
         runtime=5,
     shell:
-        "{params.plmscope:q} schemas -o {output:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} schemas -o {output:q}"

@@ -27,8 +27,8 @@ rule analysis_paper:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope:q} paper --enrichment {input:q} -o {output:q} --label {wildcards.model:q}"
-        " --dataset {wildcards.dataset:q} --semantics {params.semantics:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} paper --enrichment {input:q} -o {output:q} --label {wildcards.model:q}"
+        " --dataset {wildcards.dataset:q} --semantics {params.semantics:q}"
 
 
 rule analysis_comparison:
@@ -56,9 +56,9 @@ rule analysis_comparison:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{params.plmscope:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
+        "{params.plmscope:q} --log {log:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
         " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q}"
-        " -o {output.csv:q} --markdown {output.md:q} > {log:q} 2>&1"
+        " -o {output.csv:q} --markdown {output.md:q}"
 
 
 rule paper_comparison:
@@ -92,10 +92,10 @@ rule paper_comparison:
         mem_mb=4000,
         runtime=10,
     shell:
-        "{params.plmscope:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
+        "{params.plmscope:q} --log {log:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
         " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q}"
         " --enrichment-alternate {input.alternate:q} {params.feature_datasets:q} --probing {input.probing:q}"
-        " -o {output.csv:q} --markdown {output.md:q} > {log:q} 2>&1"
+        " -o {output.csv:q} --markdown {output.md:q}"
 
 
 rule paper:
