@@ -34,6 +34,7 @@ EXAMPLES: dict[str, str] = {
     "schemas": "plmscope schemas -o results/README.md",
     "plan": "plmscope plan --proteins proteins.parquet --dataset mine -o mine.plan.json",
     "seqview": "plmscope seqview --proteins proteins.parquet --attention attention/ -o seqviews/",
+    "summary": "plmscope summary --enrichment enrichment/antiberty/demo --contacts contacts/antiberty/demo -o summary/",
     "contact-maps": "plmscope contact-maps --proteins mine.parquet --model antiberty --regression contacts/ -o contact_maps/",
 }
 """One example command per verb, shown at the end of ``plmscope <verb> --help``."""
@@ -322,6 +323,19 @@ def run_contact_maps(args: argparse.Namespace) -> None:
     logging.info("contact maps: %s", summary)
 
 
+def run_summary(args: argparse.Namespace) -> None:
+    """Write the run's headline numbers (top head per feature, contact precision, epistasis R^2) and an HTML page."""
+    from plmscope.runs.summary import run_summary as run
+
+    notes = {}
+    for item in args.note or []:
+        section, sep, text = item.partition("=")
+        if not sep or not section:
+            raise PlmscopeError(f"--note {item!r}: expected SECTION=TEXT")
+        notes[section] = f"{notes[section]} {text}" if section in notes else text
+    run(Path(args.output), enrichment=args.enrichment, contacts=args.contacts, epistasis=args.epistasis, notes=notes)
+
+
 def run_download(args: argparse.Namespace) -> None:
     """Download a manifest entry or URL (retried, checksummed, atomic), or unpack an archive."""
     from plmscope.runs.download import run_download as run
@@ -593,6 +607,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default=opt.DTYPE, choices=opt.DTYPES)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_contact_maps)
+
+    p = sub.add_parser("summary", help=run_summary.__doc__)
+    p.add_argument("--enrichment", nargs="*", default=[], help="enrichment output directories (<model>/<dataset>)")
+    p.add_argument("--contacts", nargs="*", default=[], help="contacts output directories (<model>/<dataset>)")
+    p.add_argument("--epistasis", nargs="*", default=[], help="epistasis output directories (<landscape>)")
+    p.add_argument("--note", action="append", metavar="SECTION=TEXT",
+                   help="why a section (contact, binding_site, secondary_structure, amino_acids, epistasis) has no numbers")
+    p.add_argument("-o", "--output", required=True, help="output directory (written atomically)")
+    p.set_defaults(func=run_summary)
 
     p = sub.add_parser("download", help=run_download.__doc__)
     what = p.add_mutually_exclusive_group(required=True)

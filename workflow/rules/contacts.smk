@@ -7,9 +7,10 @@ rule contacts_predict:
     output:
         report(
             directory("results/contacts/{model}/{dataset}"),
-            patterns=["{name}.png"],
+            patterns=["{name}.png", "{name}.csv"],
             caption="../report/contact_prediction.rst",
-            category="Contact prediction",
+            category=REPORT_CATEGORIES["contact"],
+            subcategory="Contact prediction",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
@@ -56,7 +57,8 @@ rule contacts_maps:
             directory("results/contact_maps/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/contact_maps.rst",
-            category="Contact maps",
+            category=REPORT_CATEGORIES["contact"],
+            subcategory="Contact maps",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:

@@ -60,7 +60,8 @@ checkpoint data_plan:
         md=report(
             "results/plan/{dataset}.md",
             caption="../report/plan.rst",
-            category="Analysis plan",
+            category=REPORT_CATEGORIES["views"],
+            subcategory="Analysis plan",
             labels={"dataset": "{dataset}"},
         ),
     log:

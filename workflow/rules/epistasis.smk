@@ -13,7 +13,8 @@ rule epistasis_recover:
             directory("results/epistasis/{landscape}"),
             patterns=["{name}.png"],
             caption="../report/epistasis_recover.rst",
-            category="Higher-order interactions",
+            category=REPORT_CATEGORIES["epistasis"],
+            subcategory="Higher-order interactions",
             labels={"landscape": "{landscape}", "figure": "{name}"},
         ),
     log:

@@ -9,7 +9,8 @@ rule figures_enrichment:
             directory("results/figures/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/enrichment_figures.rst",
-            category="Attention enrichment",
+            category=get_figure_category,
+            subcategory="Attention enrichment",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
@@ -37,7 +38,8 @@ rule figures_view3d:
             directory("results/views/{model}/{dataset}"),
             htmlindex="index.html",
             caption="../report/view3d.rst",
-            category="3D attention views",
+            category=REPORT_CATEGORIES["views"],
+            subcategory="3D attention views",
             labels={"model": "{model}", "dataset": "{dataset}"},
         ),
     log:
@@ -68,7 +70,8 @@ rule figures_seqview:
             directory("results/seqviews/{model}/{dataset}"),
             htmlindex="index.html",
             caption="../report/seqview.rst",
-            category="Sequence attention views",
+            category=REPORT_CATEGORIES["views"],
+            subcategory="Sequence attention views",
             labels={"model": "{model}", "dataset": "{dataset}"},
         ),
     log:

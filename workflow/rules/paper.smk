@@ -12,7 +12,8 @@ rule analysis_paper:
             directory("results/paper_analyses/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/paper_analyses.rst",
-            category="Paper analyses",
+            category=REPORT_CATEGORIES["paper"],
+            subcategory="Paper analyses",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
@@ -41,7 +42,8 @@ rule analysis_comparison:
         csv=report(
             "results/comparison/comparison.csv",
             caption="../report/paper_comparison.rst",
-            category="Comparison with Vig et al. (2021)",
+            category=REPORT_CATEGORIES["paper"],
+            subcategory="Comparison",
             labels={"table": "configured models"},
         ),
         md="results/comparison/comparison.md",
@@ -75,7 +77,8 @@ rule paper_comparison:
         csv=report(
             "results/paper/comparison.csv",
             caption="../report/paper_comparison.rst",
-            category="Comparison with Vig et al. (2021)",
+            category=REPORT_CATEGORIES["paper"],
+            subcategory="Comparison",
             labels={"table": "paper models"},
         ),
         md="results/paper/comparison.md",

@@ -9,7 +9,8 @@ rule probing_run:
             directory("results/probing/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/paper_probing.rst",
-            category="Probing",
+            category=REPORT_CATEGORIES["robustness"],
+            subcategory="Probing",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:

@@ -9,7 +9,8 @@ rule robustness_null_models:
             directory("results/robustness/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/null_models.rst",
-            category="Null models and robustness",
+            category=REPORT_CATEGORIES["robustness"],
+            subcategory="Null models and robustness",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
