@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "plmscope"
 
-BASE = {"errors", "io", "options", "outputs", "schemas"}
+BASE = {"errors", "io", "options", "outputs", "progress", "schemas"}
 """Bottom modules every layer may use (errors, atomic writes, options, output directories, output schemas)."""
 
 ALLOWED: dict[str, set[str]] = {

@@ -146,6 +146,7 @@ def tiny_run(tmp_path_factory) -> Path:
     config = tiny_config(root)
     result = snakemake("-s", str(REPO / "Snakefile"), "-d", str(root), "--configfile", str(config), "--cores", "2")
     assert result.returncode == 0, result.stdout
+    (root / "snakemake.stdout").write_text(result.stdout)  # the console, for the tests that read it
     return root
 
 
@@ -245,10 +246,29 @@ def test_full_run_on_two_real_proteins(tiny_run):
         "--report", str(tiny_run / "report.zip"),
     )
     assert report.returncode == 0, report.stdout
-    names = zipfile.ZipFile(tiny_run / "report.zip").namelist()
+    archive = zipfile.ZipFile(tiny_run / "report.zip")
+    names = archive.namelist()
     assert "report/report.html" in names
     assert any(name.endswith("contact_heatmap.png") for name in names)
     assert any(name.endswith("index.html") for name in names)
+
+    # issue #12: the console shows the long jobs' progress lines (the full log stays in logs/)
+    console = (tiny_run / "snakemake.stdout").read_text()
+    assert "attention antiberty/two: 2/2 proteins (100%)" in console
+    assert "loaded 'antiberty'" not in console
+    assert "loaded 'antiberty'" in (tiny_run / "logs/attention_extract/antiberty/two.log").read_text()
+    # the front page: the summary, first category, with the numbers of the tables
+    report_html = archive.read("report/report.html").decode()
+    assert report_html.index("1. Summary") < report_html.index("2. Contacts") < report_html.index("6. Epistasis")
+    page = archive.read(next(name for name in names if name.endswith("summary.html"))).decode()
+    top = pd.read_csv(enrichment / "top_heads.csv")
+    contact = top[(top["feature"] == "contact") & (top["rank"] == 1)].iloc[0]
+    assert f"<td>contact</td><td>{contact['label']}</td><td>{100 * contact['proportion']:.1f} [" in page
+    assert f"{100 * contact['background']:.2f}" in page
+    regression = contacts[(contacts["method"] == "regression") & (contacts["k"] == "L/5")].iloc[0]
+    assert f"{regression['precision']:.3f} [{regression['precision_sd']:.3f}]" in page
+    assert "The epistasis stage is off (epistasis.activate: false)." in page
+    assert any(name.endswith("headline_heads.csv") for name in names)
 
 
 @pytest.mark.slow

@@ -34,6 +34,7 @@ EXAMPLES: dict[str, str] = {
     "schemas": "plmscope schemas -o results/README.md",
     "plan": "plmscope plan --proteins proteins.parquet --dataset mine -o mine.plan.json",
     "seqview": "plmscope seqview --proteins proteins.parquet --attention attention/ -o seqviews/",
+    "summary": "plmscope summary --enrichment enrichment/antiberty/demo --contacts contacts/antiberty/demo -o summary/",
     "contact-maps": "plmscope contact-maps --proteins mine.parquet --model antiberty --regression contacts/ -o contact_maps/",
 }
 """One example command per verb, shown at the end of ``plmscope <verb> --help``."""
@@ -322,6 +323,19 @@ def run_contact_maps(args: argparse.Namespace) -> None:
     logging.info("contact maps: %s", summary)
 
 
+def run_summary(args: argparse.Namespace) -> None:
+    """Write the run's headline numbers (top head per feature, contact precision, epistasis R^2) and an HTML page."""
+    from plmscope.runs.summary import run_summary as run
+
+    notes = {}
+    for item in args.note or []:
+        section, sep, text = item.partition("=")
+        if not sep or not section:
+            raise PlmscopeError(f"--note {item!r}: expected SECTION=TEXT")
+        notes[section] = f"{notes[section]} {text}" if section in notes else text
+    run(Path(args.output), enrichment=args.enrichment, contacts=args.contacts, epistasis=args.epistasis, notes=notes)
+
+
 def run_download(args: argparse.Namespace) -> None:
     """Download a manifest entry or URL (retried, checksummed, atomic), or unpack an archive."""
     from plmscope.runs.download import run_download as run
@@ -378,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log", metavar="FILE",
+                        help="write the full log to FILE; the console (stderr) then shows only progress lines, "
+                             "warnings and errors (what the workflow's rules use)")  # fmt: skip
     parser.add_argument("--version", action="version", version=f"plmscope {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, title="verbs", metavar="VERB")
 
@@ -591,6 +608,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_contact_maps)
 
+    p = sub.add_parser("summary", help=run_summary.__doc__)
+    p.add_argument("--enrichment", nargs="*", default=[], help="enrichment output directories (<model>/<dataset>)")
+    p.add_argument("--contacts", nargs="*", default=[], help="contacts output directories (<model>/<dataset>)")
+    p.add_argument("--epistasis", nargs="*", default=[], help="epistasis output directories (<landscape>)")
+    p.add_argument("--note", action="append", metavar="SECTION=TEXT",
+                   help="why a section (contact, binding_site, secondary_structure, amino_acids, epistasis) has no numbers")
+    p.add_argument("-o", "--output", required=True, help="output directory (written atomically)")
+    p.set_defaults(func=run_summary)
+
     p = sub.add_parser("download", help=run_download.__doc__)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--name", help="entry of the download manifest")
@@ -637,24 +663,88 @@ def main(argv: Sequence[str] | None = None) -> int:
     by a library) is caught here as a last resort and printed as ``"<file>: <cause>"``.
     """
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log_file = _setup_logging(args)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)
     except PlmscopeError as exc:
-        print(f"plmscope {args.verb}: error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args, log_file, str(exc))
     except OSError as exc:
         cause = " ".join(str(exc.strerror or exc).split()) or type(exc).__name__
         where = exc.filename if exc.filename is not None else None
-        print(f"plmscope {args.verb}: error: {f'{where}: ' if where is not None else ''}{cause}", file=sys.stderr)
-        return 1
+        return _fail(args, log_file, f"{f'{where}: ' if where is not None else ''}{cause}")
+    except BaseException:
+        if log_file is not None:  # the traceback goes to the log too (Python prints it on stderr)
+            logging.getLogger("plmscope").exception("plmscope %s: uncaught error", args.verb, extra={"console": False})
+        raise
     return 0
 
+
+def _fail(args: argparse.Namespace, log_file: logging.Handler | None, message: str) -> int:
+    """Print ``plmscope VERB: error: message`` on stderr (and into the ``--log`` file); exit code 1."""
+    line = f"plmscope {args.verb}: error: {message}"
+    if log_file is not None:
+        logging.getLogger("plmscope").error(line, extra={"console": False})
+    print(line, file=sys.stderr)
+    return 1
+
+
+def _on_console(record: logging.LogRecord) -> bool:
+    """With ``--log``: the console shows progress lines, warnings and errors (not those marked console=False)."""
+    shown = getattr(record, "console", None)
+    if shown is not None:
+        return bool(shown)
+    return record.name == "plmscope.progress" or record.levelno >= logging.WARNING
+
+
+class _ConsoleFormatter(logging.Formatter):
+    """Progress lines as they are; other lines (warnings, errors) prefixed with their level and job."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from plmscope import progress
+
+        if record.name != "plmscope.progress":
+            record.message = f"{record.levelname} {progress.job_label()}: {record.message}"
+        return super().formatMessage(record)
+
+
+def _job_label(args: argparse.Namespace) -> str:
+    """``"attention antiberty/demo"``: the verb and its output, without a leading ``results/<stage>/``."""
+    output = getattr(args, "output", None)
+    if not output:
+        return f"plmscope {args.verb}"
+    parts = Path(output).parts
+    if len(parts) > 2 and parts[0] == "results":
+        parts = parts[2:]
+    return f"{args.verb} {'/'.join(parts)}"
+
+
+def _setup_logging(args: argparse.Namespace) -> logging.Handler | None:
+    """Everything to stderr; with ``--log FILE`` everything to FILE and progress, warnings, errors to stderr.
+
+    Returns the file handler (None without ``--log``).
+    """
+    from plmscope import progress
+
+    progress.set_job(_job_label(args))
+    level = logging.DEBUG if args.verbose else logging.INFO
+    full = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler(sys.stderr)
+    logging.captureWarnings(True)
+    if args.log is None:
+        console.setFormatter(full)
+        logging.basicConfig(level=level, handlers=[console])
+        return None
+    try:
+        Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+        log_file = logging.FileHandler(args.log, mode="w", encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"plmscope {args.verb}: error: --log {args.log}: {exc.strerror or exc}") from None
+    log_file.setFormatter(full)
+    console.setFormatter(_ConsoleFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    console.addFilter(_on_console)
+    logging.basicConfig(level=level, handlers=[log_file, console])
+    return log_file
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -329,6 +329,42 @@ _TABLES: tuple[TableSchema, ...] = (
         Column("source", "string", "citation of the published value"),
         Column("note", "string", "remark on the comparison", nullable=True),
     )),
+    # ---- summary (the report's front page) ----
+    TableSchema("headline_heads", "summary", "one model, dataset and feature: its top head (rank 1)", (
+        Column("section", "string", "front-page section: `contact`, `binding_site` (PTMs too), `secondary_structure`, "
+               "`amino_acids`"),
+        Column("model", "string", "model name"),
+        Column("dataset", "string", "dataset name"),
+        _FEATURE, _LABEL,
+        Column("percent", "float", "% of the head's thresholded attention on the feature"),
+        Column("ci_low_percent", "float", "lower end of its 95% confidence interval (Bonferroni), %"),
+        Column("ci_high_percent", "float", "upper end of its 95% confidence interval (Bonferroni), %"),
+        Column("background_percent", "float", "% of eligible pairs or residues carrying the feature"),
+        Column("enrichment", "float", "percent / background_percent"),
+        Column("p_adjusted", "float", "Bonferroni-adjusted p-value of the z-test against the background"),
+        Column("n_attention", "integer", "thresholded attention weights of the head"),
+    )),
+    TableSchema("headline_contacts", "summary", "one model, dataset, method and separation range: precision at L/5", (
+        Column("model", "string", "model name"),
+        Column("dataset", "string", "dataset name"),
+        Column("method", "string", "`regression` (all heads), `best_head`, `random` baseline"),
+        Column("separation_range", "string", "|i - j| range: `short` 6-11, `medium` 12-23, `long` >= 24, `all` >= 6"),
+        Column("k", "string", "top predictions kept (`L/5`)"),
+        Column("precision", "float", "mean over test proteins of the precision of the top predictions"),
+        Column("precision_sd", "float", "standard deviation over test proteins"),
+        Column("n_proteins", "integer", "test proteins"),
+    )),
+    TableSchema("headline_epistasis", "summary", "one landscape, site set and estimator: R^2 on held-out uniform variants", (
+        Column("landscape", "string", "landscape name"),
+        _SITE_SET,
+        Column("n", "integer", "sites in the set"),
+        _METHOD,
+        Column("test_set", "string", "held-out variants (`uniform`)"),
+        Column("budget", "integer", "landscape queries allowed to the estimator"),
+        Column("r2", "float", "coefficient of determination on the test points"),
+        Column("r2_lo", "float", "lower end of its bootstrap 95% CI"),
+        Column("r2_hi", "float", "upper end of its bootstrap 95% CI"),
+    )),
 )
 
 ALL_TABLES: dict[str, TableSchema] = {t.name: t for t in _TABLES}

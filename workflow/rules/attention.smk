@@ -20,7 +20,7 @@ rule model_convert_tape:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{params.plmscope:q} convert-tape {params.src:q} -o {output:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} convert-tape {params.src:q} -o {output:q}"
 
 
 rule attention_extract:
@@ -52,12 +52,12 @@ rule attention_extract:
         runtime=get_attention_setting("runtime"),
         gpu=get_attention_setting("gpus"),
     shell:
-        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} attention --proteins {input.proteins:q}"
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} --log {log:q} attention --proteins {input.proteins:q}"
         " --model {params.source:q} -o {output:q} --theta {params.theta:q}"
         " --max-residues {params.max_residues:q} --max-tokens {params.max_tokens:q}"
         " --long-sequences {params.long_sequences:q} {params.window:q}"
         " --proteins-per-part {params.per_part:q} --device {params.device:q}"
-        " --dtype {params.dtype:q} --semantics {params.semantics:q} {params.shard:q} > {log:q} 2>&1"
+        " --dtype {params.dtype:q} --semantics {params.semantics:q} {params.shard:q}"
 
 
 # One of `attention.shards` jobs over a dataset (proteins i with i % shards == shard); the enrichment sums them.

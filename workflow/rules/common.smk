@@ -562,4 +562,61 @@ def get_planned_output(wildcards):
         else:
             out += [f"results/contacts/{model}/{regression}" for model in MODELS]
             out += expand("results/contact_maps/{model}/{dataset}", model=MODELS, dataset=DATASETS)
+    out.append("results/summary")  # the report's front page (its inputs follow the plans, like the above)
     return out
+
+
+# ---- the report: categories in reading order, the summary front page (outputs.smk) --------------
+# Snakemake sorts report categories by name, so they are numbered: the summary first, then contact,
+# binding site, secondary structure, amino acids, epistasis (issue #12), then the rest.
+REPORT_CATEGORIES = {
+    "summary": "1. Summary",
+    "contact": "2. Contacts",
+    "binding_site": "3. Binding sites and PTMs",
+    "secondary_structure": "4. Secondary structure",
+    "amino_acids": "5. Amino acids",
+    "epistasis": "6. Epistasis",
+    "robustness": "7. Robustness and probing",
+    "paper": "8. Comparison with Vig et al. (2021)",
+    "views": "9. Views and analysis plan",
+}
+_SS_FEATURES = ("helix", "strand", "turn_bend")
+
+
+def get_figure_category(wildcards):
+    """Report category of an enrichment figure `<feature>_heatmap` / `<feature>_top_heads` (wildcard `name`)."""
+    name = wildcards.name
+    if name.startswith("contact"):
+        return REPORT_CATEGORIES["contact"]
+    if name.startswith(("binding_site", "ptm")):
+        return REPORT_CATEGORIES["binding_site"]
+    if name.startswith(_SS_FEATURES):
+        return REPORT_CATEGORIES["secondary_structure"]
+    return REPORT_CATEGORIES["amino_acids"]
+
+
+def get_summary_inputs(wildcards):
+    """What the summary reads: every enrichment, the planned contact predictions, the configured landscapes."""
+    contacts = [f"results/contacts/{model}/{dataset}" for dataset in DATASETS if is_planned(dataset, "contacts")
+                for model in MODELS]  # fmt: skip
+    landscapes = EPISTASIS_LANDSCAPES if config["epistasis"]["activate"] else []
+    return {
+        "enrichment": expand("results/enrichment/{model}/{dataset}", model=MODELS, dataset=DATASETS),
+        "contacts": contacts,
+        "epistasis": expand("results/epistasis/{landscape}", landscape=landscapes),
+    }
+
+
+def get_summary_notes(wildcards):
+    """`plmscope summary --note SECTION=TEXT` for the stages this run does not have (a list; `:q` quotes each)."""
+    notes = []
+    if not config["contacts"]["activate"]:
+        notes.append("contact=Contact prediction is off (contacts.activate: false).")
+    else:
+        for dataset in DATASETS:
+            entry = get_plan(dataset)["analyses"]["contacts"]
+            if not entry["run"]:
+                notes.append(f"contact=Dataset {dataset}: contact prediction skipped: {entry['reason']}.")
+    if not config["epistasis"]["activate"]:
+        notes.append("epistasis=The epistasis stage is off (epistasis.activate: false).")
+    return [item for note in notes for item in ("--note", note)]

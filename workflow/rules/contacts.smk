@@ -7,9 +7,10 @@ rule contacts_predict:
     output:
         report(
             directory("results/contacts/{model}/{dataset}"),
-            patterns=["{name}.png"],
+            patterns=["{name}.png", "{name}.csv"],
             caption="../report/contact_prediction.rst",
-            category="Contact prediction",
+            category=REPORT_CATEGORIES["contact"],
+            subcategory="Contact prediction",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
@@ -36,13 +37,13 @@ rule contacts_predict:
         runtime=config["contacts"]["runtime"],
         gpu=config["attention"]["gpus"],
     shell:
-        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} contacts --proteins {input.proteins:q}"
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} --log {log:q} contacts --proteins {input.proteins:q}"
         " --model {params.source:q} -o {output:q} --train-proteins {params.train_proteins:q}"
         " --seed {params.seed:q} --C {params.C:q} --solver {params.solver:q}"
         " --contact-cutoff {params.cutoff:q} --select-range {params.select_range:q}"
         " --n-maps {params.n_maps:q} --max-residues {params.max_residues:q}"
         " --long-sequences {params.long_sequences:q} --device {params.device:q}"
-        " --dtype {params.dtype:q} > {log:q} 2>&1"
+        " --dtype {params.dtype:q}"
 
 
 # Contact maps for any sequence: the regression `contacts_predict` fitted on the structured dataset
@@ -56,7 +57,8 @@ rule contacts_maps:
             directory("results/contact_maps/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/contact_maps.rst",
-            category="Contact maps",
+            category=REPORT_CATEGORIES["contact"],
+            subcategory="Contact maps",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
@@ -76,7 +78,7 @@ rule contacts_maps:
         runtime=config["contacts"]["runtime"],
         gpu=config["attention"]["gpus"],
     shell:
-        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} contact-maps --proteins {input.proteins:q}"
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} --log {log:q} contact-maps --proteins {input.proteins:q}"
         " --model {params.source:q} --regression {input.regression:q} -o {output:q}"
         " --max-residues {params.max_residues:q} --long-sequences {params.long_sequences:q}"
-        " --device {params.device:q} --dtype {params.dtype:q} > {log:q} 2>&1"
+        " --device {params.device:q} --dtype {params.dtype:q}"

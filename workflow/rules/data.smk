@@ -16,13 +16,14 @@ rule data_prepare:
         sample=get_sample_option,
     conda:
         "../../envs/data.yaml"
+    priority: 40
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{params.plmscope:q} prepare --format {params.fmt:q} {params.dssp:q} {params.sample:q} {params.paths:q}"
-        " -o {output:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} prepare --format {params.fmt:q} {params.dssp:q} {params.sample:q} {params.paths:q}"
+        " -o {output:q}"
 
 
 # The whole split of a sampled dataset, for background frequencies (the paper's definition).
@@ -45,8 +46,8 @@ rule data_prepare_full:
         mem_mb=16000,
         runtime=60,
     shell:
-        "{params.plmscope:q} prepare --format {params.fmt:q} {params.dssp:q} {params.paths:q}"
-        " -o {output:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} prepare --format {params.fmt:q} {params.dssp:q} {params.paths:q}"
+        " -o {output:q}"
 
 
 # What each protein table supports (coordinates, labels): the default target reads the plan and
@@ -59,7 +60,8 @@ checkpoint data_plan:
         md=report(
             "results/plan/{dataset}.md",
             caption="../report/plan.rst",
-            category="Analysis plan",
+            category=REPORT_CATEGORIES["views"],
+            subcategory="Analysis plan",
             labels={"dataset": "{dataset}"},
         ),
     log:
@@ -71,11 +73,12 @@ checkpoint data_plan:
         inactive=get_plan_inactive(),
     conda:
         "../../envs/data.yaml"
+    priority: 40
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{params.plmscope:q} plan --proteins {input:q} --dataset {wildcards.dataset:q} -o {output.json:q}"
+        "{params.plmscope:q} --log {log:q} plan --proteins {input:q} --dataset {wildcards.dataset:q} -o {output.json:q}"
         " --markdown {output.md:q} --contacts-train-proteins {params.train_proteins:q} {params.valid:q}"
-        " --inactive {params.inactive:q} > {log:q} 2>&1"
+        " --inactive {params.inactive:q}"

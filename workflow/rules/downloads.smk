@@ -33,8 +33,8 @@ rule download_file:
         mem_mb=500,
         runtime=240,
     shell:
-        "{params.plmscope:q} download --url {params.url:q} --sha256={params.sha256:q} --md5={params.md5:q}"
-        " -o {output:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} download --url {params.url:q} --sha256={params.sha256:q} --md5={params.md5:q}"
+        " -o {output:q}"
 
 
 rule download_lmdb:
@@ -59,8 +59,8 @@ rule download_lmdb:
         mem_mb=500,
         runtime=240,
     shell:
-        "{params.plmscope:q} download --url {params.url:q} --sha256={params.sha256:q} --md5={params.md5:q}"
-        " -o {output:q}/{params.filename:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} download --url {params.url:q} --sha256={params.sha256:q} --md5={params.md5:q}"
+        " -o {output:q}/{params.filename:q}"
 
 
 rule download_extract:
@@ -82,8 +82,7 @@ rule download_extract:
         mem_mb=1000,
         runtime=60,
     shell:
-        "{params.plmscope:q} download --extract {input:q} --strip-components {params.strip:q} -o {output:q}"
-        " > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} download --extract {input:q} --strip-components {params.strip:q} -o {output:q}"
 
 
 rule download_all:

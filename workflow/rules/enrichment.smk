@@ -21,16 +21,16 @@ rule enrichment_compute:
         semantics=lambda wildcards: get_semantics(wildcards.model),
     conda:
         "../../envs/analysis.yaml"
+    priority: 30
     threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
     shell:
-        "{params.plmscope:q} enrichment --attention {input.attention:q} --proteins {input.proteins:q}"
+        "{params.plmscope:q} --log {log:q} enrichment --attention {input.attention:q} --proteins {input.proteins:q}"
         " -o {output:q} --min-count {params.min_count:q} --alpha {params.alpha:q}"
         " --top-k {params.top_k:q} --contact-cutoff {params.cutoff:q}"
         " --contact-min-separation {params.min_sep:q} {params.background:q} --semantics {params.semantics:q}"
-        " > {log:q} 2>&1"
 
 
 # The same enrichment under a chosen semantics (the paper comparison shows both).

@@ -13,7 +13,8 @@ rule epistasis_recover:
             directory("results/epistasis/{landscape}"),
             patterns=["{name}.png"],
             caption="../report/epistasis_recover.rst",
-            category="Higher-order interactions",
+            category=REPORT_CATEGORIES["epistasis"],
+            subcategory="Higher-order interactions",
             labels={"landscape": "{landscape}", "figure": "{name}"},
         ),
     log:
@@ -30,9 +31,9 @@ rule epistasis_recover:
         runtime=get_epistasis_resource("runtime"),
         gpu=get_epistasis_resource("gpus"),
     shell:
-        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} epistasis --spec {params.spec:q}"
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} --log {log:q} epistasis --spec {params.spec:q}"
         " --landscape {wildcards.landscape:q} --cache-dir {params.cache_dir:q} -o {output:q}"
-        " --no-progress > {log:q} 2>&1"
+        " --no-progress"
 
 
 rule epistasis:

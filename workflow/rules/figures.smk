@@ -9,7 +9,8 @@ rule figures_enrichment:
             directory("results/figures/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/enrichment_figures.rst",
-            category="Attention enrichment",
+            category=get_figure_category,
+            subcategory="Attention enrichment",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
@@ -18,12 +19,13 @@ rule figures_enrichment:
         plmscope=PLMSCOPE,
     conda:
         "../../envs/analysis.yaml"
+    priority: 30
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope:q} figures --enrichment {input:q} -o {output:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} figures --enrichment {input:q} -o {output:q}"
 
 
 rule figures_view3d:
@@ -36,7 +38,8 @@ rule figures_view3d:
             directory("results/views/{model}/{dataset}"),
             htmlindex="index.html",
             caption="../report/view3d.rst",
-            category="3D attention views",
+            category=REPORT_CATEGORIES["views"],
+            subcategory="3D attention views",
             labels={"model": "{model}", "dataset": "{dataset}"},
         ),
     log:
@@ -52,9 +55,9 @@ rule figures_view3d:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope:q} view --proteins {input.proteins:q} --attention {input.attention:q}"
+        "{params.plmscope:q} --log {log:q} view --proteins {input.proteins:q} --attention {input.attention:q}"
         " --top-heads {input.enrichment:q} --feature {params.feature:q}"
-        " --max-proteins {params.max_proteins:q} -o {output:q} > {log:q} 2>&1"
+        " --max-proteins {params.max_proteins:q} -o {output:q}"
 
 
 # Sequence-level attention views: one offline HTML page per protein (no structure needed) + index.html.
@@ -67,7 +70,8 @@ rule figures_seqview:
             directory("results/seqviews/{model}/{dataset}"),
             htmlindex="index.html",
             caption="../report/seqview.rst",
-            category="Sequence attention views",
+            category=REPORT_CATEGORIES["views"],
+            subcategory="Sequence attention views",
             labels={"model": "{model}", "dataset": "{dataset}"},
         ),
     log:
@@ -82,5 +86,5 @@ rule figures_seqview:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope:q} seqview --proteins {input.proteins:q} --attention {input.attention:q}"
-        " {params.max_proteins:q} -o {output:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} seqview --proteins {input.proteins:q} --attention {input.attention:q}"
+        " {params.max_proteins:q} -o {output:q}"

@@ -12,7 +12,8 @@ rule analysis_paper:
             directory("results/paper_analyses/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/paper_analyses.rst",
-            category="Paper analyses",
+            category=REPORT_CATEGORIES["paper"],
+            subcategory="Paper analyses",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
@@ -27,8 +28,8 @@ rule analysis_paper:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{params.plmscope:q} paper --enrichment {input:q} -o {output:q} --label {wildcards.model:q}"
-        " --dataset {wildcards.dataset:q} --semantics {params.semantics:q} > {log:q} 2>&1"
+        "{params.plmscope:q} --log {log:q} paper --enrichment {input:q} -o {output:q} --label {wildcards.model:q}"
+        " --dataset {wildcards.dataset:q} --semantics {params.semantics:q}"
 
 
 rule analysis_comparison:
@@ -41,7 +42,8 @@ rule analysis_comparison:
         csv=report(
             "results/comparison/comparison.csv",
             caption="../report/paper_comparison.rst",
-            category="Comparison with Vig et al. (2021)",
+            category=REPORT_CATEGORIES["paper"],
+            subcategory="Comparison",
             labels={"table": "configured models"},
         ),
         md="results/comparison/comparison.md",
@@ -56,9 +58,9 @@ rule analysis_comparison:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{params.plmscope:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
+        "{params.plmscope:q} --log {log:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
         " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q}"
-        " -o {output.csv:q} --markdown {output.md:q} > {log:q} 2>&1"
+        " -o {output.csv:q} --markdown {output.md:q}"
 
 
 rule paper_comparison:
@@ -75,7 +77,8 @@ rule paper_comparison:
         csv=report(
             "results/paper/comparison.csv",
             caption="../report/paper_comparison.rst",
-            category="Comparison with Vig et al. (2021)",
+            category=REPORT_CATEGORIES["paper"],
+            subcategory="Comparison",
             labels={"table": "paper models"},
         ),
         md="results/paper/comparison.md",
@@ -92,10 +95,10 @@ rule paper_comparison:
         mem_mb=4000,
         runtime=10,
     shell:
-        "{params.plmscope:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
+        "{params.plmscope:q} --log {log:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
         " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q}"
         " --enrichment-alternate {input.alternate:q} {params.feature_datasets:q} --probing {input.probing:q}"
-        " -o {output.csv:q} --markdown {output.md:q} > {log:q} 2>&1"
+        " -o {output.csv:q} --markdown {output.md:q}"
 
 
 rule paper:

@@ -9,7 +9,8 @@ rule probing_run:
             directory("results/probing/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/paper_probing.rst",
-            category="Probing",
+            category=REPORT_CATEGORIES["robustness"],
+            subcategory="Probing",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
@@ -40,11 +41,11 @@ rule probing_run:
         runtime=config["probing"]["runtime"],
         gpu=get_attention_setting("gpus"),
     shell:
-        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} probe --proteins {input.proteins:q}"
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} --log {log:q} probe --proteins {input.proteins:q}"
         " --model {params.source:q} -o {output:q} {params.validation:q} --seed {params.seed:q}"
         " {params.max_pairs:q} {params.max_train_residues:q} --C {params.C:q} --max-iter {params.max_iter:q}"
         " --max-tokens {params.max_tokens:q} {params.layers_per_pass:q}"
         " --semantics {params.semantics:q} {params.max_epochs:q}"
         " --contact-cutoff {params.cutoff:q} --contact-min-separation {params.min_sep:q}"
         " --max-residues {params.max_residues:q} --device {params.device:q} --dtype {params.dtype:q}"
-        " --threads {threads:q} > {log:q} 2>&1"
+        " --threads {threads:q}"

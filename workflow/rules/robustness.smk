@@ -9,7 +9,8 @@ rule robustness_null_models:
             directory("results/robustness/{model}/{dataset}"),
             patterns=["{name}.png"],
             caption="../report/null_models.rst",
-            category="Null models and robustness",
+            category=REPORT_CATEGORIES["robustness"],
+            subcategory="Null models and robustness",
             labels={"model": "{model}", "dataset": "{dataset}", "figure": "{name}"},
         ),
     log:
@@ -40,11 +41,11 @@ rule robustness_null_models:
         runtime=config["robustness"]["runtime"],
         gpu=config["attention"]["gpus"],
     shell:
-        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} robustness --proteins {input.proteins:q}"
+        "OMP_NUM_THREADS={threads:q} {params.plmscope:q} --log {log:q} robustness --proteins {input.proteins:q}"
         " --model {params.source:q} -o {output:q} --theta {params.theta:q}"
         " --thresholds {params.thresholds:q} --top-k {params.top_k:q} --seed {params.seed:q}"
         " {params.random_std:q} --n-boot {params.n_boot:q} --min-count {params.min_count:q}"
         " --alpha {params.alpha:q} --contact-cutoff {params.cutoff:q}"
         " --contact-min-separation {params.min_sep:q} --max-residues {params.max_residues:q}"
         " --max-tokens {params.max_tokens:q} --long-sequences {params.long_sequences:q}"
-        " --device {params.device:q} --dtype {params.dtype:q} > {log:q} 2>&1"
+        " --device {params.device:q} --dtype {params.dtype:q}"

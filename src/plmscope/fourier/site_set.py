@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from plmscope import progress
 from plmscope.errors import PlmscopeError
 from plmscope.fourier import metrics
 from plmscope.fourier.cache import PersistentCache, row_keys
@@ -36,10 +37,11 @@ ScoreFunction = Callable[[np.ndarray], np.ndarray]
 class JournaledScore:
     """Wraps a score function: journals every finite scored chunk into the cache; counts points and seconds."""
 
-    def __init__(self, score: ScoreFunction, cache: PersistentCache):
-        self.score, self.cache = score, cache
+    def __init__(self, score: ScoreFunction, cache: PersistentCache, *, name: str = ""):
+        self.score, self.cache, self.name = score, cache, name
         self.points = 0
         self.seconds = 0.0
+        self._noted = time.monotonic()
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         started = time.perf_counter()
@@ -48,6 +50,10 @@ class JournaledScore:
         self.points += X.shape[0]
         if np.all(np.isfinite(y)):
             self.cache.record(X, y)
+        if time.monotonic() - self._noted >= progress.EVERY_SECONDS:  # a progress line every few seconds
+            self._noted = time.monotonic()
+            progress.note(f"site set {self.name}: {self.points} variants scored by the model "
+                          f"({progress.elapsed(self.seconds)} scoring), {len(self.cache)} in the cache")  # fmt: skip
         return y
 
 
@@ -229,7 +235,8 @@ def analyse_site_set(
     path, fingerprint = cache_path(cache_dir, cfg, spec, dtype=dtype)
     cache = PersistentCache(path, spec.n, spec.q)
     cached_before = len(cache)
-    func = JournaledScore(score, cache)
+    func = JournaledScore(score, cache, name=name)
+    progress.note(f"site set {name}: started ({cached_before} variants cached)")
     land = Landscape(func, spec.n, spec.q, cache=cache.cache, batch_size=cfg["scoring"]["chunk"])
     log.info("[%s] sites %s (%s), q=%d: cache %s holds %d points", name, spec.describe()["sites"], spec.wild_type,
              spec.q, path, cached_before)  # fmt: skip
@@ -267,6 +274,7 @@ def analyse_site_set(
         log.info("[%s] budget curve at %s (%.1f s)", name, cfg["budgets"], timings["budget_curve"])
     metric_table, predictions = prediction_metrics(name, spec, coefs, sets, truth, cfg["test"], budget=budget)
     spectrum, energy, pairs, matrices = spectra(name, spec, coefs, exact)
+    progress.note(f"site set {name}: done, {func.points} variants scored by the model in {progress.elapsed(func.seconds)}")
     info.update({"timings_seconds": timings, "scored_points": func.points, "scoring_seconds": func.seconds,
                  "distinct_queries": land.n_queries, "cached_points_after": len(cache),
                  "test_set_sizes": {k: int(v.shape[0]) for k, v in sets.items() if k != "all"}})  # fmt: skip

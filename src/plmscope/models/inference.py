@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from plmscope.attention.windows import (  # noqa: F401 (LongSequences re-exported)
     LONG_SEQUENCE_POLICIES,
@@ -20,6 +18,7 @@ from plmscope.attention.windows import (  # noqa: F401 (LongSequences re-exporte
 )
 from plmscope.errors import PlmscopeError
 from plmscope.models.base import STANDARD_AMINO_ACIDS, AttentionAdapter
+from plmscope.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -272,14 +271,7 @@ class AttentionStream:
         if not 0 <= start <= len(self.batches):
             raise PlmscopeError(f"batch {start} is outside the plan of {len(self.batches)} batches")
         done = sum(len(self._finishing[b]) for b in range(start))
-        bar = tqdm(
-            total=len(self._proteins),
-            initial=done,
-            unit="protein",
-            desc=f"attention {self.adapter.name}",
-            file=sys.stderr,
-            disable=not self.progress,
-        )
+        bar = Progress(len(self._proteins), "proteins", initial=done, enabled=self.progress)
         windowed = bool(self._whole)
         with bar:
             for b in range(start, len(self.batches)):
@@ -362,7 +354,7 @@ def iter_attention(
             ``"window"``: run overlapping windows of ``max_residues`` residues, each as its own
             batch item (see :mod:`plmscope.attention.windows` for the merge rule).
         window_stride: residues between window starts (default ``max_residues // 2``).
-        progress: show a tqdm progress bar on stderr.
+        progress: progress lines (:mod:`plmscope.progress`) every few seconds and at the end.
 
     Returns:
         An :class:`AttentionStream`; its ``stats`` hold the truncated, skipped and windowed ids

@@ -174,7 +174,7 @@ class MaskedLMScorer:
         adapter: from :func:`load_masked_lm` (its ``model`` returns ``logits``).
         max_tokens: most padded tokens per forward pass.
         batch_size: most sequences per forward pass (None: only ``max_tokens`` limits).
-        progress: tqdm bars on stderr.
+        progress: progress lines (:mod:`plmscope.progress`).
 
     Attributes:
         n_sequences: sequences passed through the model so far (a masked copy counts as one).
@@ -226,9 +226,9 @@ class MaskedLMScorer:
             start = stop
 
     def _bar(self, total: int, desc: str):
-        from tqdm.auto import tqdm
+        from plmscope.progress import Progress
 
-        return tqdm(total=total, desc=desc, unit="seq", disable=not self.progress, leave=False)
+        return Progress(total, "sequences", desc, enabled=self.progress)
 
     @torch.inference_mode()
     def _log_softmax(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ from plmscope.analysis.contact_prediction import (
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError, located
 from plmscope.options import WHOLE_SEQUENCE_POLICIES, DType, LongSequences, check_choice, check_int
+from plmscope.progress import note
 from plmscope.outputs import write_outputs
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def run_contacts(
     heads = adapter.num_heads
     labels_of_head = [f"{n // heads + 1}-{n % heads + 1}" for n in range(adapter.num_layers * heads)]
 
+    note(f"attention of {len(train)} training proteins")
     training = list(_proteins(adapter, train, cutoff=contact_cutoff, long_sequences=long_sequences,
                               progress=progress))  # fmt: skip
     predictor = train_predictor(training, C=C, solver=solver, seed=seed, standardize=standardize,
@@ -164,6 +166,7 @@ def _evaluate(adapter, predictor, test: list[ProteinRecord], *, n_maps: int, cut
     """Per-protein precision of ``predictor`` on the test proteins (in table order) and the maps of the first ``n_maps``."""
     map_ids = [r.id for r in test[: max(n_maps, 0)]]
     per_protein, maps = [], {}
+    note(f"attention of {len(test)} test proteins")
     for p in _proteins(adapter, test, cutoff=cutoff, long_sequences=long_sequences, progress=progress):
         per_protein.append(evaluate_protein(predictor, p))
         if p.id in map_ids:

@@ -50,6 +50,7 @@ from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError
 from plmscope.options import DType
 from plmscope.outputs import output_directory, save_figure, write_json, write_tables
+from plmscope.progress import Progress, note
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ def run_provis_probing(
                 for layer in group:
                     for job in jobs:
                         rows.append(_provis_probe(job, layer, proteins, store, settings[job.name], device=str(adapter.device)))
-                log.info("provis probes trained on layers %d-%d", group[0], group[-1])
+                note(f"provis probes trained on layers {group[0]}-{group[-1]} of {layers[0]}-{layers[-1]}")
     table = pd.DataFrame(rows, columns=list(PROVIS_RESULT_COLUMNS))
     gravity = provis_probe_gravity(table, adapter.num_layers)
 
@@ -384,6 +385,7 @@ def _provis_features(adapter, proteins, group: Sequence[int], jobs: Sequence[Pro
     want_attention = any(j.kind == "contact_attention" for j in jobs)
     store: dict[tuple[int, str, str], Path] = {}
     batches = plan_batches([len(p[2]) for p in proteins], max_tokens=max_tokens, n_special=adapter.n_special)
+    bar = Progress(len(proteins), "proteins", f"model pass for layers {group[0]}-{group[-1]}:")
     for index in batches:
         members = [proteins[k] for k in index]
         encoded = adapter.encode([p[2] for p in members], ids=[p[1] for p in members])
@@ -398,6 +400,7 @@ def _provis_features(adapter, proteins, group: Sequence[int], jobs: Sequence[Pro
                 if want_attention and "contact_attention" in labels:
                     store[layer, "attention", pid] = path = scratch / f"{layer}-a-{len(store)}.npy"
                     np.save(path, attention[layer - 1][b, :, :n, :n].float().cpu().numpy())
+        bar.update(len(index))
     return store
 
 
@@ -481,7 +484,7 @@ def _probe_layers(adapter, proteins, usable, *, max_tokens, layers_per_pass, C, 
             rows += _embedding_rows(features, proteins, layer, usable, C=C, max_iter=max_iter, seed=seed)
             if "contact" in usable and layer >= 1:
                 rows += _attention_rows(features, proteins, layer, C=C, max_iter=max_iter, seed=seed)
-        log.info("probed layers %d-%d", group[0], group[-1])
+        note(f"probed layers {group[0]}-{group[-1]} of 0-{hidden_layers[-1]}")
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 @contextlib.contextmanager
@@ -618,6 +621,7 @@ def _gather(adapter, proteins: Sequence[_Protein], batches: Sequence[Sequence[in
     token_tasks = [t for t in tasks if t != "contact"]
     want_contact = "contact" in tasks
     attention_layers = [layer for layer in group if layer >= 1] if want_contact else []
+    bar = Progress(len(proteins), "proteins", f"model pass for layers {group[0]}-{group[-1]}:")
     for index in batches:
         members = [proteins[k] for k in index]
         encoded = adapter.encode([p.sequence for p in members], ids=[p.id for p in members])
@@ -641,6 +645,7 @@ def _gather(adapter, proteins: Sequence[_Protein], batches: Sequence[Sequence[in
                 for layer in attention_layers:
                     a = attention[layer - 1][b, :, :n, :n].float().cpu().numpy()
                     features.attention.setdefault(layer, {})[p.id] = attention_pair_features(a, p.pair_i, p.pair_j)
+        bar.update(len(index))
     return features
 
 

@@ -28,6 +28,7 @@ from plmscope.attention.extract import check_lengths, extract_attention
 from plmscope.data.shuffle import shuffle_sequences
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.options import DType, LongSequences
+from plmscope.progress import note
 from plmscope.outputs import write_outputs
 
 log = logging.getLogger(__name__)
@@ -224,12 +225,12 @@ def _extract_all(
                    proteins_per_part=opt.PROTEINS_PER_PART)  # fmt: skip
     shuffled = [(r.id, r.sequence) for r in shuffle_sequences(records, seed=seed)]
     out = {c: scratch / c for c in CONDITIONS}
-    log.info("real: %s", model)
+    note(f"null models 1/3: real attention of {model}")
     extract_attention(adapter, real, out["real"], **options)
-    log.info("shuffled: %s on residue-shuffled sequences (seed %d)", model, seed)
+    note(f"null models 2/3: {model} on residue-shuffled sequences (seed {seed})")
     extract_attention(adapter, shuffled, out["shuffled"], **options)
     reinitialise(adapter, seed=seed, std=random_std)
-    log.info("random weights: %s", adapter.name)
+    note(f"null models 3/3: {adapter.name} with random weights")
     extract_attention(adapter, real, out["random_weights"], **options)
     return out
 
