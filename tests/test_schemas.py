@@ -86,3 +86,16 @@ def test_cli_writes_the_document(tmp_path):
     out = tmp_path / "results" / "README.md"
     assert main(["schemas", "-o", str(out)]) == 0
     assert out.read_text() == schemas.render_markdown()
+
+
+def test_best_heads_of_a_condition_without_any_qualifying_head_validate():
+    """A null model with no thresholded weight has no best head: label/layer/head are NA, not an error."""
+    row = {"condition": "random_weights", "threshold": 0.3, "feature": "contact", "label": None,
+           "layer": pd.NA, "head": pd.NA, "n_attention": pd.NA}  # fmt: skip
+    frame = pd.DataFrame([row]).astype({"layer": "Int64", "head": "Int64", "n_attention": "Int64"})
+    fill = {"integer": 0, "string": "x", "boolean": False, "float": float("nan")}
+    columns = schemas.schema("best_heads").columns
+    for column in columns:
+        if column.name not in frame:
+            frame[column.name] = fill[column.kind]
+    schemas.validate("best_heads", frame[[c.name for c in columns]])

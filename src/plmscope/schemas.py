@@ -94,6 +94,9 @@ _ENRICHMENT_COLUMNS = (
     Column("rank", "integer", "rank of the head for the feature by proportion (1 = best); NA when masked",
            base="1-based", nullable=True),
     Column("n_tests", "integer", "heads tested for the feature (Bonferroni family size)"),
+    Column("weight_total", "float", "provis semantics: sum of the head's attention weights > theta", optional=True),
+    Column("weight_feature", "float", "provis semantics: of that sum, the weight on the feature", optional=True),
+    Column("n_rows", "integer", "provis semantics: thresholded attention rows of the head", optional=True),
 )  # fmt: skip
 
 _SITE_SET = Column("site_set", "string", "name of the site set (a set of mutated positions)")
@@ -107,6 +110,8 @@ _TABLES: tuple[TableSchema, ...] = (
         Column("n_eligible", "integer", "residue pairs (or residues) where the feature can be scored"),
         Column("n_feature", "integer", "of those, where the feature holds"),
         Column("background", "float", "n_feature / n_eligible"),
+        Column("n_residues_max", "integer", "provis semantics: residues read per protein for this background "
+               "(provis: 511 for site features, 512 for contacts)", optional=True),
     )),
     TableSchema("top_heads", "enrichment", "one of the top-k heads of a feature (same columns as `enrichment`)",
                 _ENRICHMENT_COLUMNS),
@@ -179,7 +184,9 @@ _TABLES: tuple[TableSchema, ...] = (
     TableSchema("best_heads", "robustness", "one condition, threshold and feature: that condition's own best head", (
         Column("condition", "string", "`real`, `random_weights` or `shuffled`"),
         Column("threshold", "float", "attention threshold theta"),
-        _FEATURE, _LABEL,
+        _FEATURE,
+        Column("label", "string", "the head as `layer-head`, 1-based (NA when no head qualifies)", base="1-based",
+               nullable=True),
         Column("layer", "integer", "transformer layer of the head (NA when no head qualifies)", base=LAYER_HEAD,
                nullable=True, one_based=True),
         Column("head", "integer", "attention head (NA when no head qualifies)", base=LAYER_HEAD, nullable=True,
@@ -215,10 +222,15 @@ _TABLES: tuple[TableSchema, ...] = (
     )),
     TableSchema("gravity", "paper", "one feature: where across layers its attention sits", (
         _FEATURE,
-        Column("center_of_gravity", "float", "mean-proportion-weighted mean layer (Vig et al.)", base="1-based"),
-        Column("center_of_gravity_pooled", "float", "the same from pooled proportions", base="1-based"),
-        Column("peak_layer_number", "integer", "layer of the highest mean proportion (-1 when none)", base="1-based"),
-        Column("n_layers", "integer", "layers of the model"),
+        Column("center_of_gravity", "float", "mean-proportion-weighted mean layer (Vig et al.); plmscope semantics: "
+               "1-based layer number; provis semantics: provis's 0-based layer index", base="1-based (plmscope) / 0-based (provis)"),
+        Column("center_of_gravity_layer_number", "float", "provis semantics: the same as a 1-based layer number",
+               base="1-based", optional=True),
+        Column("center_of_gravity_pooled", "float", "the same from pooled proportions", base="1-based", optional=True),
+        Column("peak_layer_number", "integer", "layer of the highest mean proportion (-1 when none)", base="1-based",
+               optional=True),
+        Column("n_layers", "integer", "layers of the model (provis: layers with an unmasked head)"),
+        Column("semantics", "string", "`plmscope` or `provis`: which definition the row follows", optional=True),
     )),
     # ---- probing ----
     TableSchema("probing", "probe", "one probe, task, layer and metric on the validation proteins", (

@@ -245,6 +245,7 @@ def choose_head(path: str | Path, *, feature: str = "binding_site") -> tuple[int
         PlmscopeError: the table is missing or malformed.
     """
     table, path = _read_top_heads(path)
+    table = from_disk("top_heads", table)  # stored 1-based; heads are chosen 0-based
     listed = list(dict.fromkeys(table["feature"].tolist()))
     if feature in listed:
         layer, head = _rank_one(table, feature)
