@@ -94,6 +94,12 @@ _ENRICHMENT_COLUMNS = (
     Column("rank", "integer", "rank of the head for the feature by proportion (1 = best); NA when masked",
            base="1-based", nullable=True),
     Column("n_tests", "integer", "heads tested for the feature (Bonferroni family size)"),
+    # provis semantics only (analysis/provis_enrichment.py PROVIS_TABLE_COLUMNS)
+    Column("weight_total", "float", "provis semantics: sum of the head's attention weights > theta on eligible pairs "
+           "(n_attention holds int(weight_total))", optional=True),
+    Column("weight_feature", "float", "provis semantics: of that sum, the weights on pairs where the feature holds",
+           optional=True),
+    Column("n_rows", "integer", "provis semantics: number of the head's weights > theta on eligible pairs", optional=True),
 )  # fmt: skip
 
 _SITE_SET = Column("site_set", "string", "name of the site set (a set of mutated positions)")
@@ -107,6 +113,8 @@ _TABLES: tuple[TableSchema, ...] = (
         Column("n_eligible", "integer", "residue pairs (or residues) where the feature can be scored"),
         Column("n_feature", "integer", "of those, where the feature holds"),
         Column("background", "float", "n_feature / n_eligible"),
+        Column("n_residues_max", "integer", "provis semantics: residues read per chain (max_residues + 2, as provis' "
+               "max_seq_len)", optional=True),
     )),
     TableSchema("top_heads", "enrichment", "one of the top-k heads of a feature (same columns as `enrichment`)",
                 _ENRICHMENT_COLUMNS),
@@ -215,10 +223,16 @@ _TABLES: tuple[TableSchema, ...] = (
     )),
     TableSchema("gravity", "paper", "one feature: where across layers its attention sits", (
         _FEATURE,
-        Column("center_of_gravity", "float", "mean-proportion-weighted mean layer (Vig et al.)", base="1-based"),
-        Column("center_of_gravity_pooled", "float", "the same from pooled proportions", base="1-based"),
-        Column("peak_layer_number", "integer", "layer of the highest mean proportion (-1 when none)", base="1-based"),
+        Column("center_of_gravity", "float", "mean-proportion-weighted mean layer (Vig et al.): a 1-based layer number "
+               "under plmscope semantics, provis' 0-based layer index under provis semantics", base="see `semantics`"),
+        Column("center_of_gravity_pooled", "float", "plmscope semantics: the same from pooled proportions", base="1-based",
+               optional=True),
+        Column("peak_layer_number", "integer", "plmscope semantics: layer of the highest mean proportion (-1 when none)",
+               base="1-based", optional=True),
+        Column("center_of_gravity_layer_number", "float", "provis semantics: center_of_gravity + 1 (provis' plot "
+               "numbering)", base="1-based", optional=True),
         Column("n_layers", "integer", "layers of the model"),
+        Column("semantics", "string", "`plmscope` or `provis` (README \"Semantics\"): which definition was used"),
     )),
     # ---- probing ----
     TableSchema("probing", "probe", "one probe, task, layer and metric on the validation proteins", (
