@@ -16,6 +16,7 @@ import collections
 import functools
 import hashlib
 import http.server
+import importlib.util
 import json
 import pickle
 import subprocess
@@ -55,6 +56,7 @@ REHEARSAL_MODELS = {
 # manifest (trust on first use: their digests must land in the lock file)
 PINNED = {"tape_bert_base_weights", "provis_binding_site_train"}
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
+PROTTRANS_VOCAB = "[PAD] [UNK] [CLS] [SEP] [MASK] L A G V E S I K R D T P N Q F Y M H C W X U B Z O".split()
 
 
 # --- miniature upstream files ---------------------------------------------------------------
@@ -204,14 +206,52 @@ def build_miniatures(work: Path) -> dict[str, Path]:
     return files
 
 
+# SentencePiece layouts of the tiny ALBERT / XLNet vocabularies (models/tiny.py): fixed ids, then control
+# symbols in the free slots, then one "▁X" word piece per residue letter.
+SPIECE = {
+    "albert": {"pad_id": 0, "unk_id": 1, "bos_id": -1, "eos_id": -1, "pad_piece": "<pad>",
+               "control_symbols": ["[CLS]", "[SEP]", "[MASK]"]},
+    "xlnet": {"unk_id": 0, "bos_id": 1, "eos_id": 2, "pad_id": 5, "bos_piece": "<s>", "eos_piece": "</s>",
+              "pad_piece": "<pad>", "control_symbols": ["<cls>", "<sep>", "<mask>", "<eod>", "<eop>"]},
+}  # fmt: skip
+
+
+def write_spiece(family: str, out: Path) -> None:
+    """Replace the tokenizer files with a SentencePiece `spiece.model`, the only tokenizer file ProtAlbert and
+    ProtXLNet ship: loading it exercises transformers' sentencepiece conversion, as the real run does."""
+    import io
+
+    import sentencepiece as spm
+    from plmscope.models.tiny import PROTEIN_LETTERS
+
+    rng = np.random.default_rng(0)
+    lines = [" ".join(rng.choice(list(PROTEIN_LETTERS), 60)) for _ in range(100)] + [" ".join(PROTEIN_LETTERS)]
+    spec = SPIECE[family]
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=model, model_type="word", character_coverage=1.0,
+        vocab_size=sum(spec[k] >= 0 for k in ("pad_id", "unk_id", "bos_id", "eos_id")) + len(spec["control_symbols"])
+        + len(PROTEIN_LETTERS), minloglevel=2, **spec,
+    )  # fmt: skip
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (out / name).unlink(missing_ok=True)
+    (out / "spiece.model").write_bytes(model.getvalue())
+
+
 def build_models(root: Path) -> dict[str, str]:
-    """Tiny random checkpoints of each transformers family (save_pretrained + tokenizer files)."""
+    """Tiny random checkpoints of each transformers family (save_pretrained + the tokenizer files upstream ships)."""
     from plmscope.models.tiny import save_tiny_model
 
     sources = {}
     for seed, (name, family) in enumerate(REHEARSAL_MODELS.items()):
         if family is not None:
             sources[name] = str(save_tiny_model(family, root / name, seed=seed, **TINY))
+        if family in SPIECE:
+            write_spiece(family, root / name)
+        if family == "bert":  # Rostlab/prot_bert(_bfd) ship the WordPiece vocab.txt (ProtTrans' 30 tokens)
+            for file in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+                (root / name / file).unlink(missing_ok=True)
+            (root / name / "vocab.txt").write_text("\n".join(PROTTRANS_VOCAB) + "\n")
     return sources
 
 
@@ -299,6 +339,11 @@ def snakemake(tmp_path: Path, *args: str, timeout: int = 1200) -> subprocess.Com
 
 
 def test_paper_rehearsal(tmp_path, mirror):
+    for module in ("sentencepiece", "google.protobuf"):  # a failure, not a skip: the real run needs them
+        assert importlib.util.find_spec(module.split(".")[0]), (
+            f"{module} is not installed: Rostlab/prot_albert and Rostlab/prot_xlnet ship only spiece.model, which "
+            "transformers cannot read without sentencepiece and protobuf (pip install -r requirements.lock)"
+        )
     shipped = yaml.safe_load((REPO / "resources" / "downloads.yaml").read_text())
     files = build_miniatures(tmp_path / "upstream")
     assert set(files) == set(shipped), "a miniature for every download of the shipped manifest"
