@@ -429,6 +429,8 @@ def get_probing_inputs(wildcards):
         valid = get_paper_probing_valid(dataset)
     if valid:
         inputs["valid"] = f"results/proteins/{valid}.parquet"
+    if get_model_input(wildcards):  # the converted TAPE BERT directory (rule model_convert_tape)
+        inputs["model"] = get_model_input(wildcards)[0]
     return inputs
 
 
