@@ -6,8 +6,12 @@ provis binding-site and PTM LMDBs (records copied from ../shared when present, e
 schema), TAPE's bert-base config.json + pytorch_model.bin (tiny random weights). The paper's models are
 tiny random checkpoints of every family (TAPE BERT via the real download + conversion, ProtBert,
 ProtBert-BFD, ProtAlbert, ProtXLNet, ESM-2) with their tokenizer vocabularies, loaded through the same
-resolver as the real ones. Only model sizes, dataset sizes and scheduler resources differ from the
-real `snakemake paper`; each job's output is checked, not just the exit status.
+resolver as the real ones. Only sizes differ from the real `snakemake paper`: models (2 layers x 2 heads,
+hidden 16; one ESM-2 size stands for six), datasets (8 proteins per split, a sample of 6) and the settings
+bound to them (max_residues 100, enrichment min_count 1, 2 probe epochs), plus scheduler resources (no GPU).
+Each job's output is checked, not just the exit status.
+
+Needs sentencepiece and protobuf (requirements.lock), as the real ProtAlbert/ProtXLNet tokenizers do.
 """
 
 from __future__ import annotations
@@ -310,7 +314,7 @@ def mirror_manifest(shipped: dict, files: dict[str, Path], mirror, out: Path) ->
 
 
 def rehearsal_config(manifest: Path, sources: dict[str, str]) -> dict:
-    """config.yaml with the paper block on miniatures: only sizes (and scheduler resources) change."""
+    """config.yaml with the paper block on miniatures: only sizes, settings bound to them and resources change."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["downloads"]["manifest"] = str(manifest)
     config["epistasis"]["activate"] = False
