@@ -130,9 +130,10 @@ DOWNLOAD_CACHE = config.get("downloads", {}).get("cache_dir", "resources/downloa
 # `downloads: manifest:` replaces the shipped manifest (a mirror, a local test server); relative paths are
 # relative to the working directory. Absolute, so `plmscope download --manifest` finds it (and writes
 # its lock file beside it) whatever the job's working directory.
-DOWNLOAD_MANIFEST = Path(
-    config.get("downloads", {}).get("manifest") or Path(workflow.basedir, "resources", "downloads.yaml")
-).absolute()
+# (The shipped one is found from this file, not via workflow.source_path: that is a cached copy, and the
+# lock file must be written beside the real manifest.)
+_SHIPPED_MANIFEST = Path(str(workflow.current_basedir)).parent.parent / "resources" / "downloads.yaml"
+DOWNLOAD_MANIFEST = Path(config.get("downloads", {}).get("manifest") or _SHIPPED_MANIFEST).resolve()
 if not DOWNLOAD_MANIFEST.is_file():
     raise config_error("downloads.manifest", f"{str(DOWNLOAD_MANIFEST)!r}: no such file")
 with open(DOWNLOAD_MANIFEST) as _manifest:
