@@ -502,8 +502,29 @@ def test_paper_target_plans_every_model_dataset_and_download(profile):
     assert "--semantics provis > logs/enrichment_compute/prot_bert/proteinnet.log" in out
     assert "-o results/enrichment_plmscope/prot_bert/proteinnet" in out  # the other semantics, for the comparison
     assert "--enrichment-alternate results/enrichment_plmscope/tape_bert/proteinnet" in out
+    # every job loading the converted TAPE BERT waits for its conversion (probing raced it before)
+    assert ("input: results/proteins/proteinnet.parquet, results/proteins/proteinnet_valid.parquet, "
+            "resources/models/tape_bert\n    output: results/probing/tape_bert/proteinnet") in out
     if profile is not None:
         assert "slurm_partition=gpu" in out and "gpu=1" in out
+
+
+def test_downloads_manifest_config_points_every_download_at_it(tmp_path):
+    """`downloads: manifest:` replaces resources/downloads.yaml; rules pass it (absolute) to `plmscope download`."""
+    manifest = yaml.safe_load((REPO / "resources" / "downloads.yaml").read_text())
+    for entry in manifest.values():
+        entry["url"] = entry["url"].replace("https://", "http://127.0.0.1:8123/")
+    (tmp_path / "mirror.yaml").write_text(yaml.safe_dump(manifest))
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["downloads"]["manifest"] = "mirror.yaml"  # relative to the working directory
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    args = ("-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"))
+    out = snakemake(*args, "-n", "-p", "download_all").stdout
+    assert out.count(f"download --manifest {tmp_path / 'mirror.yaml'} --url http://127.0.0.1:8123/") == len(manifest), out
+    config["downloads"]["manifest"] = "missing.yaml"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(*args, "-n", "download_all")
+    assert result.returncode != 0 and "config downloads.manifest:" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("target", ["epistasis", "epistasis_paper"])

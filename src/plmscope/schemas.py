@@ -94,9 +94,12 @@ _ENRICHMENT_COLUMNS = (
     Column("rank", "integer", "rank of the head for the feature by proportion (1 = best); NA when masked",
            base="1-based", nullable=True),
     Column("n_tests", "integer", "heads tested for the feature (Bonferroni family size)"),
-    Column("weight_total", "float", "provis semantics: sum of the head's attention weights > theta", optional=True),
-    Column("weight_feature", "float", "provis semantics: of that sum, the weight on the feature", optional=True),
-    Column("n_rows", "integer", "provis semantics: thresholded attention rows of the head", optional=True),
+    # provis semantics only (analysis/provis_enrichment.py PROVIS_TABLE_COLUMNS)
+    Column("weight_total", "float", "provis semantics: sum of the head's attention weights > theta on eligible pairs "
+           "(n_attention holds int(weight_total))", optional=True),
+    Column("weight_feature", "float", "provis semantics: of that sum, the weights on pairs where the feature holds",
+           optional=True),
+    Column("n_rows", "integer", "provis semantics: number of the head's weights > theta on eligible pairs", optional=True),
 )  # fmt: skip
 
 _SITE_SET = Column("site_set", "string", "name of the site set (a set of mutated positions)")
@@ -110,8 +113,8 @@ _TABLES: tuple[TableSchema, ...] = (
         Column("n_eligible", "integer", "residue pairs (or residues) where the feature can be scored"),
         Column("n_feature", "integer", "of those, where the feature holds"),
         Column("background", "float", "n_feature / n_eligible"),
-        Column("n_residues_max", "integer", "provis semantics: residues read per protein for this background "
-               "(provis: 511 for site features, 512 for contacts)", optional=True),
+        Column("n_residues_max", "integer", "provis semantics: residues read per chain for this background "
+               "(provis' max_seq_len)", optional=True),
     )),
     TableSchema("top_heads", "enrichment", "one of the top-k heads of a feature (same columns as `enrichment`)",
                 _ENRICHMENT_COLUMNS),

@@ -94,6 +94,7 @@ def check_input_paths(config):
                 paths[f"{block}.{name}.protein.{key}"] = spec["protein"].get(key)
             paths[f"{block}.{name}.published"] = spec.get("published")
     paths["downloads.cache_dir"] = config.get("downloads", {}).get("cache_dir")
+    paths["downloads.manifest"] = config.get("downloads", {}).get("manifest")
     for key, path in paths.items():
         if path and SNAKEMAKE_PATH_SYNTAX.search(path):
             raise config_error(key, f"{path!r}: Snakemake would expand its '{{...}}' or '<name>'; rename the file")
@@ -126,7 +127,16 @@ PAPER_VALUES_DIR = Path(workflow.basedir, "resources", "paper")
 # ---- downloads (workflow/rules/downloads.smk; manifest resources/downloads.yaml) ----------------
 DOWNLOAD_CACHE = config.get("downloads", {}).get("cache_dir", "resources/downloads")
 
-with open(workflow.source_path("../../resources/downloads.yaml")) as _manifest:
+# `downloads: manifest:` replaces the shipped manifest (a mirror, a local test server); relative paths are
+# relative to the working directory. Absolute, so `plmscope download --manifest` finds it (and writes
+# its lock file beside it) whatever the job's working directory.
+# (The shipped one is found from this file, not via workflow.source_path: that is a cached copy, and the
+# lock file must be written beside the real manifest.)
+_SHIPPED_MANIFEST = Path(str(workflow.current_basedir)).parent.parent / "resources" / "downloads.yaml"
+DOWNLOAD_MANIFEST = Path(config.get("downloads", {}).get("manifest") or _SHIPPED_MANIFEST).resolve()
+if not DOWNLOAD_MANIFEST.is_file():
+    raise config_error("downloads.manifest", f"{str(DOWNLOAD_MANIFEST)!r}: no such file")
+with open(DOWNLOAD_MANIFEST) as _manifest:
     DOWNLOADS = yaml.safe_load(_manifest)
 
 # A file inside a `*.lmdb` directory stands for that directory (LMDB readers open the directory).
@@ -175,7 +185,7 @@ for _name, _dataset in ALL_DATASETS.items():
     if "download" in _dataset and _dataset["download"] not in DOWNLOADS:
         _block = "datasets" if _name in config["datasets"] else "paper.datasets"
         raise config_error(
-            f"{_block}.{_name}.download", f"{_dataset['download']!r} is not an entry of resources/downloads.yaml"
+            f"{_block}.{_name}.download", f"{_dataset['download']!r} is not an entry of {DOWNLOAD_MANIFEST}"
         )
 if config["probing"]["activate"] and config.get("semantics", "plmscope") == "provis" and not config["probing"].get("valid_dataset"):
     raise config_error("probing.valid_dataset", "semantics 'provis' probes need a validation dataset (TAPE's valid split)")
@@ -420,6 +430,8 @@ def get_probing_inputs(wildcards):
         valid = get_paper_probing_valid(dataset)
     if valid:
         inputs["valid"] = f"results/proteins/{valid}.parquet"
+    if get_model_input(wildcards):  # the converted TAPE BERT directory (rule model_convert_tape)
+        inputs["model"] = get_model_input(wildcards)[0]
     return inputs
 
 

@@ -4,6 +4,7 @@
 rule contacts_predict:
     input:
         proteins="results/proteins/{dataset}.parquet",
+        model=get_model_input,  # the converted TAPE BERT directory, when the model is built by this workflow
     output:
         report(
             directory("results/contacts/{model}/{dataset}"),
@@ -52,6 +53,7 @@ rule contacts_maps:
     input:
         proteins="results/proteins/{dataset}.parquet",
         regression=get_contact_regression_input,
+        model=get_model_input,  # the converted TAPE BERT directory, when the model is built by this workflow
     output:
         report(
             directory("results/contact_maps/{model}/{dataset}"),

@@ -21,6 +21,7 @@ rule download_file:
         file=DOWNLOAD_PATTERNS["file"],
     params:
         plmscope=PLMSCOPE,
+        manifest=str(DOWNLOAD_MANIFEST),
         url=lambda wc: DOWNLOAD_FILES[wc.file]["url"],
         sha256=lambda wc: DOWNLOAD_FILES[wc.file].get("sha256") or "",
         md5=lambda wc: DOWNLOAD_FILES[wc.file].get("md5") or "",
@@ -33,7 +34,8 @@ rule download_file:
         mem_mb=500,
         runtime=240,
     shell:
-        "{params.plmscope:q} --log {log:q} download --url {params.url:q} --sha256={params.sha256:q} --md5={params.md5:q}"
+        "{params.plmscope:q} --log {log:q} download --manifest {params.manifest:q} --url {params.url:q}"
+        " --sha256={params.sha256:q} --md5={params.md5:q}"
         " -o {output:q}"
 
 
@@ -46,6 +48,7 @@ rule download_lmdb:
         lmdb=DOWNLOAD_PATTERNS["lmdb"],
     params:
         plmscope=PLMSCOPE,
+        manifest=str(DOWNLOAD_MANIFEST),
         url=lambda wc: DOWNLOAD_LMDBS[wc.lmdb]["url"],
         sha256=lambda wc: DOWNLOAD_LMDBS[wc.lmdb].get("sha256") or "",
         md5=lambda wc: DOWNLOAD_LMDBS[wc.lmdb].get("md5") or "",
@@ -59,7 +62,8 @@ rule download_lmdb:
         mem_mb=500,
         runtime=240,
     shell:
-        "{params.plmscope:q} --log {log:q} download --url {params.url:q} --sha256={params.sha256:q} --md5={params.md5:q}"
+        "{params.plmscope:q} --log {log:q} download --manifest {params.manifest:q} --url {params.url:q}"
+        " --sha256={params.sha256:q} --md5={params.md5:q}"
         " -o {output:q}/{params.filename:q}"
 
 

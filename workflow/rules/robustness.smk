@@ -4,6 +4,7 @@
 rule robustness_null_models:
     input:
         proteins="results/proteins/{dataset}.parquet",
+        model=get_model_input,  # the converted TAPE BERT directory, when the model is built by this workflow
     output:
         report(
             directory("results/robustness/{model}/{dataset}"),

@@ -12,6 +12,13 @@ from plmscope.errors import PlmscopeError
 PROTEIN_LETTERS = "LAGVESIKRDTPNQFYMHCWXUBZO"
 """Residue tokens of the tiny vocabularies: 20 amino acids, then X U B Z O (ProtTrans order)."""
 
+ESM_VOCAB: tuple[str, ...] = (
+    "<cls>", "<pad>", "<eos>", "<unk>",
+    "L", "A", "G", "V", "S", "E", "R", "T", "I", "D", "P", "K", "Q", "N", "F", "Y", "M", "H", "W", "C",
+    "X", "B", "U", "Z", "O", ".", "-", "<null_1>", "<mask>",
+)
+"""The ESM-2 alphabet (``vocab.txt`` of facebook/esm2_*): token id = index, as the real checkpoints number them."""
+
 
 def save_tiny_model(
     family: Literal["bert", "esm", "albert", "xlnet"],
@@ -74,7 +81,7 @@ def save_tiny_model(
         )
         model = BertModel(config)
     elif family == "esm":
-        vocab = ["<cls>", "<pad>", "<eos>", "<unk>", *PROTEIN_LETTERS, ".", "-", "<null_1>", "<mask>"]
+        vocab = list(ESM_VOCAB)
         (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
         tokenizer = EsmTokenizer(vocab_file=str(out / "vocab.txt"))
         config = EsmConfig(
