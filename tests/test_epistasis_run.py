@@ -268,3 +268,29 @@ def test_new_estimators_and_budget_curve_in_the_run(tmp_path, tiny_model):
 
     rerun = run_epistasis(cfg, tmp_path / "out2", progress=False)
     assert rerun["model_sequences"] == 0  # every fit of the curve went through the query cache
+
+
+def test_q2_run_lists_shapiq_peers_and_qsft_paper_on_the_budget_curve(tmp_path, tiny_model):
+    cfg = _config(tiny_model, tmp_path / "cache")
+    cfg.update(q=2, site_sets=[{"name": "ala", "sites": "M1A K2A T3A Y5A I6A K8A Q9A R10A S13A"}], published=None,
+               baselines=["spex", "proxyspex", "qsft_paper", "lasso"], budgets=[150, 400], exact_max_points=512)  # fmt: skip
+    cfg["qsft"] = {"b": 5, "C": 2, "delays": "identity", "n_validation": 20, "seed": 3}
+    cfg["test"] = {"uniform": 20, "hamming": [1], "per_distance": 8, "n_boot": 20, "seed": 7}
+    out = tmp_path / "out"
+    run_epistasis(cfg, out, progress=False)
+    methods = {"qsft", "spex", "proxyspex", "qsft_paper", "lasso"}
+    assert set(pd.read_parquet(out / "metrics.parquet")["method"]) == methods
+    spectrum = pd.read_parquet(out / "spectrum.parquet").set_index("method")
+    assert np.isfinite(spectrum.loc[sorted(methods), "coefficient_nmse"]).all()  # against the exact transform
+    curve = pd.read_parquet(out / "budget_curve.parquet")
+    assert set(curve["estimator"]) == methods and set(curve["budget"]) == {150, 400}
+    ok = curve[curve["status"] == "ok"]
+    assert (ok["queries"] <= ok["budget"]).all()
+    assert {"spex", "proxyspex"} <= set(ok[ok["budget"] == 400]["estimator"])
+
+
+def test_shapiq_peers_need_q2_in_the_config(tmp_path, tiny_model):
+    cfg = _config(tiny_model, tmp_path / "cache")
+    cfg["baselines"] = ["lasso", "spex"]
+    with pytest.raises(PlmscopeError, match=r"baselines: spex \(shapiq\) needs q = 2, got q = 20"):
+        normalize_config(cfg, name="toy")

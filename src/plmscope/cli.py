@@ -26,7 +26,7 @@ EXAMPLES: dict[str, str] = {
     "paper": "plmscope paper --enrichment enrichment/ -o paper_analyses/",
     "compare": "plmscope compare --enrichment enrichment/ --paper-analyses paper_analyses/ -o comparison.csv",
     "probe": "plmscope probe --proteins proteins.parquet --model antiberty -o probing/",
-    "epistasis": "plmscope epistasis --spec config.yaml --landscape antiberty_vh -o epistasis/",
+    "epistasis": "plmscope epistasis --spec config.yaml --landscape antiberty_vh_q2 -o epistasis/",
     "view": "plmscope view --proteins proteins.parquet --attention attention/ --protein 1ABC_A --layer 3 --head 5 -o 1abc.html",
     "download": "plmscope download --name tape_proteinnet --cache resources/downloads",
     "convert-tape": "plmscope convert-tape resources/tape/bert-base -o resources/models/tape_bert",

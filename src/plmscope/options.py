@@ -37,11 +37,16 @@ Score = Literal["pll_unmasked", "pll_masked", "masked_marginal", "wt_marginal"]
 """Masked-LM variant scores (:mod:`plmscope.models.scoring`)."""
 SCORES: tuple[str, ...] = get_args(Score)
 
-Estimator = Literal["exact", "qsft", "lasso", "ridge", "hierarchical", "proxy", "residual"]
+Estimator = Literal[
+    "exact", "qsft", "qsft_paper", "lasso", "ridge", "hierarchical", "proxy", "residual", "spex", "proxyspex"
+]
 """Fourier estimators (:data:`plmscope.fourier.METHODS`)."""
 ESTIMATORS: tuple[str, ...] = get_args(Estimator)
-BASELINES: tuple[str, ...] = ("lasso", "ridge", "hierarchical", "proxy", "residual")
-"""Estimators a landscape's ``baselines`` may list: each is fitted at q-SFT's budget in the ``epistasis`` verb."""
+BINARY_ONLY: tuple[str, ...] = ("spex", "proxyspex")
+"""Estimators of q = 2 landscapes only (shapiq's set-function approximators: a set of mutated sites is a coalition)."""
+BASELINES: tuple[str, ...] = ("lasso", "ridge", "hierarchical", "proxy", "residual", "qsft_paper", "spex", "proxyspex")
+"""Estimators a landscape's ``baselines`` may list: each is fitted at q-SFT's budget in the ``epistasis`` verb
+(``spex`` and ``proxyspex``, shapiq's, on q = 2 landscapes only)."""
 
 InputFormat = Literal["proteinnet", "tape-lmdb", "pdb", "fasta", "table"]
 INPUT_FORMATS: tuple[str, ...] = get_args(InputFormat)
@@ -141,8 +146,12 @@ ESTIMATOR_DEFAULTS: dict[str, dict[str, Any]] = {
     "hierarchical": {"max_order": 3, "hierarchy": "auto", "max_candidates": 200_000},
     "proxy": {"learner": "hist", "max_depth": 3, "max_iter": 2000},
     "residual": {"low_order": 1, "low_fraction": 0.2, "C": 3, "R": 3},
+    "qsft_paper": {"C": 2, "delays": "random", "R": 2},
+    "spex": {"degree_parameter": 5, "decoder": "soft"},
 }
-"""Options of the estimators a landscape lists in ``baselines`` (the estimators' own keyword defaults)."""
+"""Options of the estimators a landscape lists in ``baselines`` (the estimators' own keyword defaults).
+``qsft_paper`` is q-SFT with the authors' settings (Tsui & Aghazadeh 2024: C = 2, random delays, R = 2;
+their b = 4 becomes the largest b that fits the budget)."""
 
 LANDSCAPE_DEFAULTS: dict[str, Any] = {
     "model": "antiberty",
@@ -296,7 +305,11 @@ def validate_landscape(config: Mapping[str, Any], *, name: str = "landscape") ->
         err = errors[0]
         where = ".".join([name, *map(str, err.path)])
         raise PlmscopeError(f"config key {where}: {err.message}")
-    return _with_defaults(LANDSCAPE_DEFAULTS, config)
+    filled = _with_defaults(LANDSCAPE_DEFAULTS, config)
+    binary_only = [m for m in filled["baselines"] if m in BINARY_ONLY]
+    if binary_only and filled["q"] != 2:
+        raise PlmscopeError(f"config key {name}.baselines: {binary_only[0]} (shapiq) needs q = 2, got q = {filled['q']}")
+    return filled
 
 
 def _with_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:

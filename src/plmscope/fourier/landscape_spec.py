@@ -287,6 +287,11 @@ def parse_substitutions(
     return tuple(sites), tuple(letters)
 
 
+def _all_mutations(value: Any, key: str) -> bool:
+    items = _as_items(value, key)
+    return bool(items) and all(isinstance(v, str) and _MUTATION.match(v.strip().upper()) for v in items)
+
+
 def build_spec(
     protein_id: str, sequence: str, site_set: Any, *, q: int, key: str = "site_sets[0]"
 ) -> LandscapeSpec:
@@ -311,6 +316,8 @@ def build_spec(
         if unknown or "sites" not in site_set and "substitutions" not in site_set:
             raise PlmscopeError(f"config key {key!r}: expected entries 'sites' and (q = 2) 'substitutions'")
         sites = None
+        if "substitutions" not in site_set and _all_mutations(site_set["sites"], key):  # {name, sites: "K10A E15G"}
+            return build_spec(protein_id, sequence, site_set["sites"], q=q, key=f"{key}.sites")
         if "sites" in site_set:
             sites = parse_sites(site_set["sites"], length=len(sequence), key=f"{key}.sites")
         if q == 2:
@@ -323,7 +330,7 @@ def build_spec(
             raise PlmscopeError(f"config key {key}.substitutions: only used with q = 2")
     else:
         items = _as_items(site_set, key)
-        if items and all(isinstance(v, str) and _MUTATION.match(v.strip().upper()) for v in items):
+        if _all_mutations(items, key):
             if q != 2:
                 raise PlmscopeError(
                     f"config key {key!r}: mutations like {items[0]!r} define a q = 2 landscape, not q = {q}"

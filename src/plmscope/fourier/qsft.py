@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from plmscope.errors import PlmscopeError
-from plmscope.options import QSFT_C, QSFT_DEFAULTS, QSFT_R
+from plmscope.options import ESTIMATOR_DEFAULTS, QSFT_C, QSFT_DEFAULTS, QSFT_R
 from plmscope.fourier.base import Estimator, check_choice, check_float, check_int
 from plmscope.fourier.landscape import Landscape
 from plmscope.fourier.transform import evaluate
@@ -437,3 +437,32 @@ def _rank_mod_p(M: np.ndarray, p: int) -> int:
                 A[r] = (A[r] - A[r, col] * A[rank]) % p
         rank += 1
     return rank
+
+
+_PAPER = ESTIMATOR_DEFAULTS["qsft_paper"]
+
+
+class QSFTPaper(QSFT):
+    """q-SFT with the authors' settings (Tsui & Aghazadeh 2024: C = 2 groups, random delays, R = 2 offsets).
+
+    Their b = 4 (q^4 = 160,000 bins per group at q = 20) is far above the budgets of a default run,
+    so b is the largest that fits the budget, as for :class:`QSFT`; listed as ``qsft_paper`` beside
+    ``qsft`` (our landscape settings) so budget curves compare both at equal budgets.
+    """
+
+    name = "qsft_paper"
+
+    def __init__(
+        self,
+        *,
+        b: int | None = QSFT_DEFAULTS["b"],
+        C: int = _PAPER["C"],
+        delays: Literal["identity", "random"] = _PAPER["delays"],
+        R: int = _PAPER["R"],
+        noise_threshold: float | Literal["auto"] = QSFT_DEFAULTS["noise_threshold"],
+        n_validation: int | None = QSFT_DEFAULTS["n_validation"],
+        max_iter: int = QSFT_DEFAULTS["max_iter"],
+        seed: int = QSFT_DEFAULTS["seed"],
+    ):
+        super().__init__(b=b, C=C, delays=delays, R=R, noise_threshold=noise_threshold, n_validation=n_validation,
+                         max_iter=max_iter, seed=seed)  # fmt: skip

@@ -176,6 +176,7 @@ def spectra(
     rows, energies, pairs, matrices = [], [], [], {}
     for method, coef in coefs.items():
         s, e, p, mat = spectrum_rows(name, method, coef)
+        s.update(support_precision=np.nan, support_recall=np.nan, coefficient_nmse=np.nan)  # NaN without exact
         if exact is not None and method != "exact":
             # precision: share of the estimated coefficients that are nonzero in the exact transform;
             # recall: share of the largest exact coefficients (95% of the variance) that were found
