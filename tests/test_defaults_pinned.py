@@ -63,7 +63,9 @@ def test_enrichment_rule_passes_the_config_contact_definition():
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-2000:]
-    commands = [line for line in result.stdout.splitlines() if "plmscope enrichment " in line]
+    commands = [line for line in result.stdout.splitlines() if " enrichment --attention " in line]
     assert commands, result.stdout[-2000:]
     for command in commands:
-        assert f"--contact-cutoff {CUTOFF}" in command and f"--contact-min-separation {MIN_SEPARATION} " in command
+        words = command.split()
+        assert words[words.index("--contact-cutoff") + 1] == str(CUTOFF), command
+        assert words[words.index("--contact-min-separation") + 1] == str(MIN_SEPARATION), command

@@ -93,7 +93,7 @@ def rule_envs_and_verbs() -> list[tuple[str, str, str]]:
         for block in re.split(r"\n(?=(?:use )?rule )", text):
             rule = re.match(r"(?:use )?rule (\w+)", block)
             env = re.search(r'conda:\s*\n\s*"[./]*envs/([\w.]+)"', block)
-            verb = re.search(r"\{params\.plmscope:q\}\s+([a-z][a-z-]*)", block)
+            verb = re.search(r"\{params\.plmscope:q\}\s+(?:--log \{log:q\}\s+)?([a-z][a-z-]*)", block)
             if rule and env and verb:
                 out.append((rule.group(1), env.group(1), verb.group(1)))
     return out
