@@ -22,7 +22,7 @@ def _top_heads(directory):
                          "p_adjusted": 0.17, "masked": False, "rank": rank, "n_tests": 64})  # fmt: skip
     frame = pd.DataFrame(rows).astype({"rank": "Int64"})
     directory.mkdir(parents=True)
-    write_tables(directory, {"top_heads": frame[list(schema("top_heads").names)]})
+    write_tables(directory, {"top_heads": frame[[c.name for c in schema("top_heads").columns if not c.optional]]})
 
 
 def _contacts(directory):
