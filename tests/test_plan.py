@@ -44,7 +44,7 @@ def test_plan_verb_writes_json_and_markdown_and_logs_each_skip(tmp_path, caplog)
     table = tmp_path / "seqs.parquet"
     write_proteins([ProteinRecord("a", "MKTAYIAKQRQISFVKSHFS")], table)
     out, md = tmp_path / "plan" / "seqs.json", tmp_path / "plan" / "seqs.md"
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO"):
         assert main(["plan", "--proteins", str(table), "--dataset", "seqs", "-o", str(out), "--markdown", str(md),
                      "--contacts-train-proteins", "1", "--inactive", "robustness"]) == 0  # fmt: skip
     doc = json.loads(out.read_text())

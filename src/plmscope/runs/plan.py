@@ -52,7 +52,8 @@ def run_plan(
         plan[name] = "switched off in the configuration (activate: false)"
     for name, reason in skipped(plan).items():
         if name not in inactive:
-            log.warning("dataset %s: %s skipped: %s", dataset, name, reason)
+            # INFO: the plan file and the workflow (Snakemake log, once per run) name the skip to the user
+            log.info("dataset %s: %s skipped: %s", dataset, name, reason)
     doc = {
         "dataset": dataset,
         "capabilities": caps,
