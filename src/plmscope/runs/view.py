@@ -296,25 +296,12 @@ def top_head(path: str | Path, *, feature: str = "binding_site") -> tuple[int, i
     Raises:
         PlmscopeError: the table is missing or malformed, or lists no head for the feature.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = next((path / f"top_heads.{ext}" for ext in ("parquet", "csv") if (path / f"top_heads.{ext}").is_file()),
-                    path / "top_heads.parquet")  # fmt: skip
-    if not path.is_file():
-        raise located(path, "file not found")
-    try:
-        table = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise located(path, f"not a readable top-heads table ({exc})") from None
-    missing = [c for c in ("feature", "layer", "head", "rank") if c not in table.columns]
-    if missing:
-        raise located(path, f"lacks column(s) {missing}")
-    rows = from_disk("top_heads", table[table["feature"] == feature])
-    if rows.empty:
+    table, path = _read_top_heads(path)
+    table = from_disk("top_heads", table)  # stored 1-based
+    if not (table["feature"] == feature).any():
         known = sorted(pd.unique(table["feature"]).tolist())
         raise located(path, f"no head listed for feature {feature!r} (listed: {known})")
-    best = rows.sort_values(["rank", "layer", "head"]).iloc[0]
-    return int(best["layer"]), int(best["head"])
+    return _rank_one(table, feature)
 
 
 def _check_head(meta: dict, layer: int, head: int, attention_dir: Path) -> None:
