@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from plmscope.viz.head_controls import HEAD_CONTROLS_JS
 from plmscope.errors import PlmscopeError
 from plmscope.io import atomic_path
 from plmscope.viz.viewer import (
@@ -274,34 +275,7 @@ _APP_JS = r"""
     if (!/ResizeObserver loop/.test(String(event.message))) { fail(String(event.message)); }
   });
 
-  function option(select, value, text) {
-    var o = document.createElement("option");
-    o.value = String(value);
-    o.textContent = text;
-    select.appendChild(o);
-  }
-  for (var l = 0; l < data.num_layers; l++) { option(layerSel, l, String(l + 1)); }
-  for (var h = 0; h < data.num_heads; h++) { option(headSel, h, String(h + 1)); }
-  slider.min = String(data.min_weight);
-
-  var state = { layer: data.layer, head: data.head, threshold: data.min_weight };
-  function clampInt(value, n, fallback) {
-    var k = parseInt(value, 10);
-    return isFinite(k) && k >= 1 && k <= n ? k - 1 : fallback;
-  }
-  function readHash() {
-    var params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-    if (params.has("layer")) { state.layer = clampInt(params.get("layer"), data.num_layers, state.layer); }
-    if (params.has("head")) { state.head = clampInt(params.get("head"), data.num_heads, state.head); }
-    if (params.has("threshold")) {
-      var t = parseFloat(params.get("threshold"));
-      if (isFinite(t)) { state.threshold = Math.min(1, Math.max(data.min_weight, t)); }
-    }
-  }
-  function writeHash() {
-    var hash = "#layer=" + (state.layer + 1) + "&head=" + (state.head + 1) + "&threshold=" + state.threshold;
-    try { history.replaceState(null, "", hash); } catch (e) { /* some file:// contexts forbid it */ }
-  }
+@HEAD_CONTROLS@
 
   // White (0) to dark blue (1), as [r, g, b].
   function shade(w) {
@@ -541,4 +515,4 @@ _APP_JS = r"""
     fail(String(e && e.message || e));
   }
 })();
-"""
+""".replace("@HEAD_CONTROLS@", HEAD_CONTROLS_JS)
