@@ -30,7 +30,7 @@ import scipy.sparse.linalg as spla
 from plmscope.errors import PlmscopeError
 from plmscope.fourier.base import Estimator, check_choice, check_float, check_int
 from plmscope.fourier.landscape import Landscape
-from plmscope.fourier.onehot import OneHotModel, TermIndex, sample_points
+from plmscope.fourier.onehot import OneHotModel, TermIndex, query_uniform_points
 
 
 @dataclass
@@ -186,11 +186,7 @@ class HierarchicalOneHot(Estimator):
 
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
         n, q = landscape.n, landscape.q
-        m = budget if budget is not None else 50 * n * q
-        if m < 20:
-            raise PlmscopeError(f"{self.name}: budget {m} is too small (need at least 20 samples)")
-        X = sample_points(self.rng, n, q, m)
-        y = landscape(X)
+        X, y = query_uniform_points(landscape, budget, self.rng, name=self.name)
         self.model = self.fit_points(X, y, n, q)
         coefficients = self.model.to_fourier()
         return coefficients.frequencies, coefficients.values

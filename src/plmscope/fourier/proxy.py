@@ -24,7 +24,7 @@ import numpy as np
 from plmscope.errors import PlmscopeError
 from plmscope.fourier.base import Estimator, check_choice, check_float, check_int
 from plmscope.fourier.landscape import Landscape
-from plmscope.fourier.onehot import sample_points, tables_to_fourier
+from plmscope.fourier.onehot import query_uniform_points, tables_to_fourier
 
 Sites = tuple[int, ...]
 # Largest |extracted - model.predict| (relative to the spread of y) accepted as exact.
@@ -155,11 +155,7 @@ class ProxyTrees(Estimator):
 
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
         n, q = landscape.n, landscape.q
-        m = budget if budget is not None else 50 * n * q
-        if m < 20:
-            raise PlmscopeError(f"{self.name}: budget {m} is too small (need at least 20 samples)")
-        X = sample_points(self.rng, n, q, m)
-        y = landscape(X)
+        X, y = query_uniform_points(landscape, budget, self.rng, name=self.name)
         tables = self.fit_points(X, y, n, q)
         return tables_to_fourier(tables, n, q, rtol=self.rtol)
 
