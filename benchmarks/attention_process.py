@@ -40,6 +40,7 @@ with torch.inference_mode():
         enc = tok(b, return_tensors="pt", padding=True)
         out = model(**enc, output_attentions=True)
         assert len(out.attentions) == 8
+        del out, enc  # free this batch's attentions before the next forward, as plmscope does
 '''
 
 
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proteins", type=Path, default=REPO / "resources/demo/proteins.parquet")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    args.proteins = args.proteins.resolve()  # the children run in the repository
     py = sys.executable
     bare, full, bare_cpu, full_cpu = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from plmscope.data.residues import STANDARD_AA
 from plmscope.data.table import ProteinRecord
 from plmscope.errors import PlmscopeError
 from plmscope.options import CONTACT_CUTOFF, CONTACT_MIN_SEPARATION
+
+if TYPE_CHECKING:  # imported where a table is built: `plmscope attention` loads this module without needing pandas
+    import pandas as pd
 
 PAIR_FEATURES: tuple[str, ...] = ("contact",)
 """Features of a residue pair (i, j)."""
@@ -279,6 +281,8 @@ def backgrounds(
                 "background": n_feature / n_eligible if n_eligible else np.nan,
             }
         )
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=["feature", "n_eligible", "n_feature", "background"]).astype(
         {"n_eligible": "int64", "n_feature": "int64", "background": "float64"}
     )

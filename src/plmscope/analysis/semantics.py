@@ -9,16 +9,18 @@ The definitions of both sides are tabulated in the README ("Semantics: provis vs
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from plmscope import options as opt
 from plmscope.analysis.features import FeatureArrays
 from plmscope.data.table import ProteinRecord
 from plmscope.errors import PlmscopeError
+
+if TYPE_CHECKING:  # only in annotations: `plmscope attention` imports this module, and pandas costs ~0.2 s
+    import pandas as pd
 
 Semantics = opt.Semantics
 """``provis``: reproduce the authors' code (salesforce/provis on TAPE) exactly; ``plmscope``: the

@@ -18,15 +18,17 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
+
+if TYPE_CHECKING:  # imported where read: pyarrow.dataset pulls in pandas (~0.2 s) and writing never needs it
+    import pyarrow.dataset as ds
 
 FORMAT = "plmscope-attention/1"
 
@@ -414,6 +416,8 @@ def read_attention(
         columns: columns to read (default all).
         filter: a ``pyarrow.dataset`` expression, e.g. ``ds.field("layer") == 3``.
     """
+    import pyarrow.dataset as ds
+
     path = _dataset_dir(path)
     dataset = ds.dataset(path / "attention", format="parquet", schema=ATTENTION_SCHEMA)
     return dataset.to_table(columns=None if columns is None else list(columns), filter=filter)
