@@ -47,7 +47,8 @@ def test_paper_tables_hold_the_published_values():
     assert (row["paper_head"], row["paper_value_pct"], row["paper_background_pct"]) == ("30-14", 58.5, 1.27)
     assert heads.set_index(["model_key", "feature"]).loc[("tape_bert", "ptm"), "paper_value_pct"] == 63.5
     blosum = read_paper_blosum(BLOSUM).set_index("model_key")["paper_blosum_r"]
-    assert blosum.to_dict() == {"tape_bert": 0.73, "prot_bert": 0.68, "prot_bert_bfd": 0.75, "prot_xlnet": 0.71}
+    assert blosum.to_dict() == {"tape_bert": 0.73, "prot_albert": 0.60, "prot_bert": 0.68, "prot_bert_bfd": 0.75,
+                                "prot_xlnet": 0.71}  # fmt: skip
 
 
 @pytest.mark.parametrize(
