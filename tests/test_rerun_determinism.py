@@ -1,4 +1,4 @@
-"""Every verb that writes tables, run twice on the same tiny input into two directories, writes the same bytes.
+"""Every verb that writes tables, figures or pages, run twice on the same tiny input into two directories, writes the same bytes.
 
 Two separate processes (different ``PYTHONHASHSEED``, so set and dict-of-hash orders differ; NumPy's and
 Python's global generators are seeded from the OS in each) each run the whole chain of verbs through the
@@ -56,6 +56,12 @@ verbs = [
     ["probe", "--proteins", "proteins.parquet", "--model", model, "-o", "probing", "--valid-fraction", "0.5",
      "--threads", "1", *small],
     ["epistasis", "--spec", spec, "-o", "epistasis", "--cache-dir", "epistasis_cache", "--no-progress"],
+    ["figures", "--enrichment", "enrichment", "-o", "figures"],
+    ["view", "--proteins", "proteins.parquet", "--attention", "attention", "-o", "view", "--layer", "1", "--head", "1"],
+    ["seqview", "--proteins", "proteins.parquet", "--attention", "attention", "-o", "seqview"],
+    ["plan", "--proteins", "proteins.parquet", "-o", "plan.json", "--markdown", "plan.md", "--dataset", "two"],
+    ["contact-maps", "--proteins", "proteins.parquet", "--model", model, "--regression", "contacts",
+     "-o", "contact_maps", *small],
 ]
 for argv in verbs:
     if main(argv) != 0:
@@ -72,11 +78,20 @@ OUTPUTS = {
     "robustness": ["robustness"],
     "probe": ["probing"],
     "epistasis": ["epistasis", "epistasis_cache"],
+    "figures": ["figures"],
+    "view": ["view"],
+    "seqview": ["seqview"],
+    "plan": ["plan.json", "plan.md"],
+    "contact-maps": ["contact_maps"],
 }
 """Verb -> what it writes, relative to the run directory."""
 
-NOT_COMPARED = {".svg", ".lock"}
-"""Matplotlib's SVGs carry random clip-path ids; ``.lock`` files are empty flock targets."""
+PAGES_ONLY = {"figures", "view", "seqview", "plan"}
+"""Verbs that write figures, HTML pages or a plan (JSON + Markdown) and no table."""
+
+NOT_COMPARED = {".lock"}
+"""``.lock`` files are empty flock targets. Figures are compared too: SVGs are written with a fixed
+``svg.hashsalt`` and no date (``plmscope.outputs``), PNGs carry no date."""
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +147,17 @@ def test_rerun_writes_identical_files(two_runs, verb):
     a, b = two_runs
     names = files(a, OUTPUTS[verb])
     assert files(b, OUTPUTS[verb]) == names
-    assert any(name.endswith((".parquet", ".csv")) for name in names), f"{verb} wrote no table"
+    assert names, f"{verb} wrote nothing"
+    if verb not in PAGES_ONLY:
+        assert any(name.endswith((".parquet", ".csv")) for name in names), f"{verb} wrote no table"
     compared = [name for name in names if Path(name).suffix not in NOT_COMPARED]
     different = [name for name in compared if comparable(a / name) != comparable(b / name)]
     assert different == [], f"plmscope {verb}: a rerun on the same input wrote different {different}"
+
+
+@pytest.mark.slow
+def test_reruns_compare_figures_too(two_runs):
+    """The comparison above covers figures: the chain writes SVG and PNG files and they are compared."""
+    a, _ = two_runs
+    names = [name for outputs in OUTPUTS.values() for name in files(a, outputs)]
+    assert any(name.endswith(".svg") for name in names) and any(name.endswith(".png") for name in names)

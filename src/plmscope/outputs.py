@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -61,10 +62,33 @@ def save_figure(fig: Any, directory: Path, name: str, *, dpi: int = 150) -> list
     written = []
     for fmt in FIGURE_FORMATS:
         metadata = {"Date": None} if fmt == "svg" else None
-        fig.savefig(directory / f"{name}.{fmt}", format=fmt, dpi=dpi, metadata=metadata)
+        path = directory / f"{name}.{fmt}"
+        fig.savefig(path, format=fmt, dpi=dpi, metadata=metadata)
+        if fmt == "svg":
+            path.write_text(stable_svg_ids(path.read_text(encoding="utf-8")), encoding="utf-8")
         fig.set_layout_engine("none")
         written.append(f"{name}.{fmt}")
     return written
+
+
+_SVG_ID = re.compile(r'id="([a-z][0-9a-f]{10})"')
+
+
+def stable_svg_ids(svg: str) -> str:
+    """``svg`` with matplotlib's hashed element ids renumbered in document order.
+
+    Matplotlib names clip paths, hatches and markers by hashing ``svg.hashsalt`` with the ``str()`` of
+    the clipping object; for a path clip that string holds a memory address, so the same figure drawn in
+    two processes gets different ids. Renaming every such id (``<letter><10 hex digits>``) and its
+    ``#id`` references to ``<letter>-<n>`` by first definition makes reruns byte-identical.
+    """
+    names: dict[str, str] = {}
+    for old in _SVG_ID.findall(svg):
+        names.setdefault(old, f"{old[0]}-{len(names) + 1}")
+    if not names:
+        return svg
+    pattern = re.compile("|".join(re.escape(f"{prefix}{old}") for old in names for prefix in ('"', "#")))
+    return pattern.sub(lambda m: m.group(0)[0] + names[m.group(0)[1:]], svg)
 
 
 def write_outputs(
