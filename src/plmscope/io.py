@@ -352,3 +352,29 @@ def _replace(tmp: Path, target: Path, *, directory: bool) -> None:
             os.rename(old, target)
         raise
     _discard(old)
+
+
+FILE_STEM_MAX = 80
+"""Longest file-name stem made from a protein id (file systems allow 255 bytes per name)."""
+
+
+def file_names(ids: Iterable[str], *, prefix: str = "", suffix: str = "", reserved: Iterable[str] = ()) -> list[str]:
+    """One distinct, file-system-safe name ``<prefix><stem><suffix>`` per id, in order.
+
+    Protein ids are user data (``a/b``, ``..``, non-ASCII, 300 characters): the stem keeps
+    ``A-Za-z0-9._-``, turns runs of anything else into ``_``, drops leading and trailing dots,
+    is cut to :data:`FILE_STEM_MAX` characters, and gets ``-2``, ``-3``, ... when two ids give
+    the same name (compared case-insensitively, for case-insensitive file systems) or one of
+    ``reserved`` (e.g. ``index.html``).
+    """
+    names: list[str] = []
+    used = {name.lower() for name in reserved}
+    for item in ids:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(item)).strip(".")[:FILE_STEM_MAX] or "protein"
+        name, k = f"{prefix}{stem}{suffix}", 1
+        while name.lower() in used:
+            k += 1
+            name = f"{prefix}{stem}-{k}{suffix}"
+        used.add(name.lower())
+        names.append(name)
+    return names

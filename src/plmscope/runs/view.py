@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import logging
 import math
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -384,17 +383,10 @@ def _check_analysed(attention_dir: Path, protein_ids: Sequence[str]) -> None:
 
 
 def _file_names(protein_ids: Sequence[str]) -> list[str]:
-    """One distinct, file-system-safe ``<id>.html`` per protein id."""
-    names, used = [], {"index.html"}
-    for pid in protein_ids:
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", pid).strip(".") or "protein"
-        name, k = f"{stem}.html", 1
-        while name.lower() in used:
-            k += 1
-            name = f"{stem}-{k}.html"
-        used.add(name.lower())
-        names.append(name)
-    return names
+    """One distinct, file-system-safe ``<id>.html`` per protein id (:func:`plmscope.io.file_names`)."""
+    from plmscope.io import file_names
+
+    return file_names(protein_ids, suffix=".html", reserved=["index.html"])
 
 
 def _index_html(model: str, label: str, chosen_by: str, protein_ids: Sequence[str], names: Sequence[str]) -> str:
