@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -197,8 +198,23 @@ def in_cache(repo_id: str) -> bool:
         ) from None
 
 
+UNSAFE_PICKLE = (
+    "refused: its weights file is a pickle holding more than tensors, which could run code when loaded "
+    "(plmscope reads only tensors: safetensors, or torch.load with weights_only)"
+)
+"""What :func:`short_error` says for a weights pickle that ``torch.load(weights_only=True)`` refused.
+
+torch's own message advises re-running with ``weights_only=False``, i.e. running the file's code:
+never passed on to the user."""
+
+
 def short_error(exc: BaseException, *, limit: int = 240) -> str:
-    """One line of an exception's message, cut to ``limit`` characters (for one-line errors)."""
+    """One line of an exception's message, cut to ``limit`` characters (for one-line errors).
+
+    A weights pickle refused by the weights-only unpickler gives :data:`UNSAFE_PICKLE` instead.
+    """
+    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in str(exc):
+        return UNSAFE_PICKLE
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
