@@ -55,6 +55,11 @@ class ResolvedModel:
         return ResolvedModel(self.name, self.kind, self.source, self.tokenizer_source, local_only=False)
 
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "vocab.json", "sentencepiece.bpe.model")
+"""Files of which a local model directory needs one to tokenise (without one, transformers builds a
+tokenizer with an empty vocabulary and every residue fails as 'not in the vocabulary')."""
+
+
 def resolve_model(name_or_path: str | os.PathLike) -> ResolvedModel:
     """Resolve a model name: a local directory, ``antiberty``, ``tape_bert``, or a hub name (cache first).
 
@@ -65,14 +70,20 @@ def resolve_model(name_or_path: str | os.PathLike) -> ResolvedModel:
             is neither cached nor reachable (offline, or the hub does not answer).
     """
     name = str(name_or_path)
+    if not name.strip():
+        raise PlmscopeError("model name is empty")
     path = Path(name).expanduser()
     if path.exists():
         from plmscope.models.tape import tape_checkpoint_kind
 
+        if not path.is_dir():
+            raise PlmscopeError(f"model {name!r}: a file, not a model directory (config.json, weights, tokenizer)")
         if tape_checkpoint_kind(path) is not None:
             return ResolvedModel(name, "tape_dir", str(path))
         if not (path / "config.json").is_file():
             raise PlmscopeError(f"model {name!r}: directory has no config.json (not a transformers checkpoint)")
+        if not any((path / f).is_file() for f in TOKENIZER_FILES):
+            raise PlmscopeError(f"model {name!r}: directory has no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
         return ResolvedModel(name, "transformers", str(path))
     if name.lower() in TAPE_NAMES:
         return ResolvedModel(name, "tape_name", name)
