@@ -15,7 +15,7 @@ from plmscope.errors import PlmscopeError
     [
         ({"id": [1, 2], "sequence": ["MKV", "GSW"]}, "column 'id' holds int64, not text"),
         ({"id": ["a", "b"], "sequence": [3, 4]}, "column 'sequence' holds int64, not text"),
-        ({"id": ["a"], "sequence": [["M", "K"]]}, "column 'sequence' holds list<item: string>, not text"),
+        ({"id": ["a"], "sequence": [["M", "K"]]}, "column 'sequence' holds list<"),
     ],
 )
 def test_columns_of_the_wrong_type_are_one_line(tmp_path, columns, problem):
@@ -23,7 +23,8 @@ def test_columns_of_the_wrong_type_are_one_line(tmp_path, columns, problem):
     pq.write_table(pa.table(columns), path)
     with pytest.raises(PlmscopeError) as info:
         read_sequences(path)
-    assert str(info.value) == f"{path}: protein table {problem}"
+    message = str(info.value)
+    assert message.startswith(f"{path}: protein table {problem}") and message.endswith(", not text"), message
 
 
 def test_attention_cli_on_a_table_of_numbers_exits_1_without_traceback(tmp_path, capsys):
