@@ -85,3 +85,15 @@ def test_cheap_rules_are_scheduled_before_expensive_ones():
     cheap = ["outputs_readme", "data_prepare", "data_plan", "enrichment_compute", "figures_enrichment"]
     expensive = ["attention_extract", "contacts_predict", "robustness_null_models", "probing_run", "epistasis_recover"]
     assert min(priority(r) for r in cheap) > max(priority(r) for r in expensive)
+
+
+def test_progress_of_one_long_protein_counts_its_batches(caplog):
+    """A 100k-residue protein run as hundreds of windows: lines before the end say which batch is running."""
+    set_job("attention antiberty/long")
+    with caplog.at_level(logging.INFO, logger="plmscope.progress"):
+        with Progress(1, "proteins", every=0.0, batches=49, batches_done=2) as bar:
+            bar.update(0, batches=1)
+            bar.update(1, batches=46)
+    lines = [r.getMessage() for r in caplog.records]
+    assert re.fullmatch(r"attention antiberty/long: 0/1 proteins \(0%\), batch 3/49, 0:00:0\d elapsed", lines[0])
+    assert re.fullmatch(r"attention antiberty/long: 1/1 proteins \(100%\), 0:00:0\d elapsed", lines[1])

@@ -74,3 +74,27 @@ def test_duplicate_fasta_ids(tmp_path):
     dup.write_text(">a\nMKV\n>a x\nGSW\n")
     with pytest.raises(PlmscopeError, match=r"in\.fasta: record id 'a' occurs more than once"):
         read_fasta(dup)
+
+
+def test_fasta_as_editors_and_databases_write_it(tmp_path):
+    """A UTF-8 byte-order mark, CRLF line ends and gzip compression (by content, any name) are read."""
+    import gzip
+
+    text = ">a desc\r\nMKV\r\nLA\r\n>b\r\nGSW\r\n"
+    bom = tmp_path / "bom.fasta"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    packed = tmp_path / "seqs.fa.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    for path in (bom, packed):
+        got = [(r.id, r.sequence) for r in read_fasta(path)]
+        assert got == [("a", "MKVLA"), ("b", "GSW")], path
+
+
+def test_truncated_gzip_fasta_is_one_line(tmp_path):
+    import gzip
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    broken = tmp_path / "in" / "cut.fa.gz"
+    broken.write_bytes(gzip.compress(b">a\nMKV\n" * 1000)[:40])
+    _fails(broken, tmp_path / "out", "cannot read FASTA file")

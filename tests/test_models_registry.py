@@ -54,6 +54,7 @@ def test_local_directory_resolves_by_model_type(tiny_bert):
 
 def test_unknown_model_type_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    (tmp_path / "vocab.json").write_text("{}")
     with pytest.raises(PlmscopeError, match="model_type 'gpt2'; supported families: albert, bert, esm, xlnet"):
         load_adapter(tmp_path, device="cpu")
 
@@ -103,3 +104,21 @@ def test_known_models_are_consistent():
         assert model.num_layers == layers
         assert model.num_heads == (40 if layers >= 36 else 20)
     assert KNOWN_MODELS["Rostlab/prot_albert"].num_heads == 64
+
+
+def test_local_directory_without_tokenizer_or_a_file_is_a_clear_error(tiny_bert, tmp_path):
+    """Without a tokenizer file transformers builds an empty vocabulary and blamed the first residue instead."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_bert, bare)
+    for f in bare.glob("tokenizer*"):
+        f.unlink()
+    with pytest.raises(PlmscopeError, match=r"^model '.*bare': directory has no tokenizer \(none of tokenizer\.json"):
+        load_adapter(bare, max_residues=20, device="cpu")
+    afile = tmp_path / "weights.bin"
+    afile.write_bytes(b"x")
+    with pytest.raises(PlmscopeError, match=r"a file, not a model directory"):
+        load_adapter(afile, max_residues=20, device="cpu")
+    with pytest.raises(PlmscopeError, match=r"^model name is empty$"):
+        load_adapter("", max_residues=20, device="cpu")

@@ -164,6 +164,22 @@ def test_rerun_into_a_plmscope_output_replaces_it(work, capsys):
     assert temps(work) == [] and not (work / "results" / "attention" / "tiny.partial").exists()
 
 
+def test_another_verbs_output_is_refused(work, capsys):
+    """`plmscope enrichment -o <an attention dataset>` would replace hours of attention: both are plmscope outputs."""
+    assert main(attention(output="results/attention/tiny")) == 0
+    out = work / "results" / "attention" / "tiny"
+    assert json.loads((out / MARKER).read_text())["verb"] == "attention"
+    before = snapshot(out)
+    other = work / "results" / "attention" / "other"
+    assert main(attention(output="results/attention/other")) == 0
+    assert main(["enrichment", "--attention", str(other), "--proteins", "data/proteins.parquet",
+                 "-o", "results/attention/tiny", "--min-count", "1"]) == 1  # fmt: skip
+    assert error_line(capsys.readouterr().err).endswith(
+        "refusing to replace results/attention/tiny: it is the output of plmscope attention, not of plmscope enrichment")
+    assert snapshot(out) == before and temps(work) == []
+    assert main(attention(output="results/attention/tiny")) == 0  # the same verb still replaces it
+
+
 def test_an_existing_empty_directory_may_be_written(work):
     (work / "empty").mkdir()
     assert main(attention(output="empty")) == 0

@@ -265,8 +265,9 @@ def test_run_view_defaults_follow_theta(tmp_path):
     [
         ({"protein_id": "nope"}, r"proteins\.parquet: no protein with id 'nope'"),
         ({"protein_id": "bare"}, "protein 'bare' has no CA coordinates"),
-        ({"layer": 3}, r"layer: 3 is outside 0\.\.2 \(toy_model"),
-        ({"head": 4}, r"head: 4 is outside 0\.\.3"),
+        ({"layer": 3}, r"layer 4 is outside 1\.\.3 \(toy_model"),  # 0-based argument, 1-based message
+        ({"head": 4}, r"head 5 is outside 1\.\.4"),
+        ({"layer": -1}, r"layer 0 is outside 1\.\.3"),
         ({"threshold": 0.05}, "below theta=0.1"),
     ],
 )

@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 from plmscope import options as opt
 from plmscope.analysis.semantics import DEFAULT_SEMANTICS, SEMANTICS  # to be unified with options.SEMANTICS (issue #14)
 from plmscope.errors import PlmscopeError
+from plmscope.io import writing_for
 
 
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
@@ -666,7 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_file = _setup_logging(args)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
-        func(args)
+        with writing_for(args.verb):
+            func(args)
     except PlmscopeError as exc:
         return _fail(args, log_file, str(exc))
     except OSError as exc:

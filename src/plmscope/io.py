@@ -8,7 +8,9 @@ The rule for what plmscope may replace (:func:`check_output`, applied by :func:`
   (``inputs=``). These are checked on the fully resolved path (``..`` and symbolic links
   followed), so ``-o results/attention/../..`` is the current directory and is refused.
 * A directory output replaces an existing directory only if plmscope wrote it (it holds the
-  marker file :data:`MARKER`, which every directory output gets) or it is empty. Anything else
+  marker file :data:`MARKER`, which every directory output gets) or it is empty; run from the
+  command line (:func:`writing_for`), only if the same verb wrote it, so ``figures -o`` an
+  attention dataset is refused. Anything else
   -- a directory of user files, a file, a symbolic link -- is refused with one line:
   ``refusing to replace X: not a plmscope output``.
 * A file output (a Parquet table, an HTML page, a CSV) replaces an existing regular file or a
@@ -55,11 +57,32 @@ LEGACY_TEMP_AGE = 24 * 3600
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
+_verb: dict[str, str | None] = {"current": None}
+
+
+@contextlib.contextmanager
+def writing_for(verb: str) -> Iterator[None]:
+    """Within the block, directory outputs are written by the CLI verb ``verb`` (set by ``plmscope.cli.main``).
+
+    Their :data:`MARKER` names the verb, and an existing output directory that another verb
+    wrote is refused (``plmscope figures -o results/attention/...`` would otherwise replace
+    hours of attention with figures: both are plmscope outputs).
+    """
+    previous, _verb["current"] = _verb["current"], verb
+    try:
+        yield
+    finally:
+        _verb["current"] = previous
+
+
 def marker_text() -> str:
-    """The content of :data:`MARKER`: which program wrote the directory (deterministic per version)."""
+    """The content of :data:`MARKER`: which program (and CLI verb) wrote the directory (deterministic per version)."""
     from plmscope import __version__
 
-    return json.dumps({"format": MARKER_FORMAT, "written_by": "plmscope", "version": __version__}) + "\n"
+    doc = {"format": MARKER_FORMAT, "written_by": "plmscope", "version": __version__}
+    if _verb["current"]:
+        doc["verb"] = _verb["current"]
+    return json.dumps(doc) + "\n"
 
 
 def output_path(target: str | os.PathLike) -> Path:
@@ -89,15 +112,29 @@ def _refuse(target, located: Path, why: str) -> PlmscopeError:
     return PlmscopeError(f"refusing to replace {_shown(target, located)}: {why}")
 
 
-def _is_marked(directory: Path) -> bool:
-    """True if ``directory`` holds a plmscope output marker (a regular file naming plmscope)."""
+def _marker(directory: Path) -> dict | None:
+    """The marker of ``directory`` if it holds a plmscope output marker (a regular file naming plmscope)."""
     marker = directory / MARKER
     try:
         if not stat.S_ISREG(marker.lstat().st_mode):
-            return False
-        return json.loads(marker.read_text()).get("written_by") == "plmscope"
+            return None
+        doc = json.loads(marker.read_text())
+        return doc if doc.get("written_by") == "plmscope" else None
     except (OSError, ValueError, AttributeError):
-        return False
+        return None
+
+
+def _is_marked(directory: Path) -> bool:
+    """True if ``directory`` holds a plmscope output marker."""
+    return _marker(directory) is not None
+
+
+def _other_verb(directory: Path) -> str | None:
+    """The verb that wrote ``directory`` when it is not the one writing now (both known), else None."""
+    doc = _marker(directory)
+    wrote = doc.get("verb") if doc else None
+    current = _verb["current"]
+    return wrote if isinstance(wrote, str) and current and wrote != current else None
 
 
 def _is_empty(directory: Path) -> bool:
@@ -165,6 +202,9 @@ def check_output(
     except OSError as exc:
         raise cannot_write(target, exc) from None
     if directory:
+        if stat.S_ISDIR(mode) and _other_verb(located):
+            raise _refuse(target, located, f"it is the output of plmscope {_other_verb(located)}, "
+                                           f"not of plmscope {_verb['current']}")  # fmt: skip
         if stat.S_ISDIR(mode) and (
             _is_marked(located) or _is_empty(located) or (owned is not None and owned(located))
         ):
@@ -352,3 +392,29 @@ def _replace(tmp: Path, target: Path, *, directory: bool) -> None:
             os.rename(old, target)
         raise
     _discard(old)
+
+
+FILE_STEM_MAX = 80
+"""Longest file-name stem made from a protein id (file systems allow 255 bytes per name)."""
+
+
+def file_names(ids: Iterable[str], *, prefix: str = "", suffix: str = "", reserved: Iterable[str] = ()) -> list[str]:
+    """One distinct, file-system-safe name ``<prefix><stem><suffix>`` per id, in order.
+
+    Protein ids are user data (``a/b``, ``..``, non-ASCII, 300 characters): the stem keeps
+    ``A-Za-z0-9._-``, turns runs of anything else into ``_``, drops leading and trailing dots,
+    is cut to :data:`FILE_STEM_MAX` characters, and gets ``-2``, ``-3``, ... when two ids give
+    the same name (compared case-insensitively, for case-insensitive file systems) or one of
+    ``reserved`` (e.g. ``index.html``).
+    """
+    names: list[str] = []
+    used = {name.lower() for name in reserved}
+    for item in ids:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(item)).strip(".")[:FILE_STEM_MAX] or "protein"
+        name, k = f"{prefix}{stem}{suffix}", 1
+        while name.lower() in used:
+            k += 1
+            name = f"{prefix}{stem}-{k}{suffix}"
+        used.add(name.lower())
+        names.append(name)
+    return names

@@ -53,11 +53,16 @@ class Progress:
         initial: items already done (a resumed run).
         every: least seconds between two lines.
         enabled: False writes nothing.
+        batches: batches the items are run in, when one item may take many batches (a long protein
+            cut into windows): lines before the end then also say ``batch k/n``, so a single long
+            protein shows it advancing instead of ``0/1 proteins`` for minutes.
+        batches_done: batches already done (a resumed run).
     """
 
     def __init__(self, total: int, unit: str, desc: str = "", *, initial: int = 0, every: float = EVERY_SECONDS,
-                 enabled: bool = True):  # fmt: skip
+                 enabled: bool = True, batches: int | None = None, batches_done: int = 0):  # fmt: skip
         self.total, self.unit, self.desc, self.every, self.enabled = int(total), unit, desc, every, enabled
+        self.batches, self.batches_done = batches, int(batches_done)
         self.done = int(initial)
         self.start = self.last = time.monotonic()
         self._ended = False
@@ -69,9 +74,10 @@ class Progress:
         if exc[0] is None and not self._ended and self.done < self.total:
             self._write()  # a step that stopped short still says where it stopped
 
-    def update(self, n: int = 1) -> None:
-        """Count ``n`` more finished items; write a line when ``every`` seconds passed or the step is done."""
+    def update(self, n: int = 1, *, batches: int = 0) -> None:
+        """Count ``n`` more finished items (and ``batches`` more batches); write a line when due or at the end."""
         self.done += int(n)
+        self.batches_done += int(batches)
         now = time.monotonic()
         if self.done >= self.total and not self._ended:
             self._ended = True
@@ -85,4 +91,5 @@ class Progress:
             return
         share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         what = f"{self.desc} " if self.desc else ""
-        note(f"{what}{self.done}/{self.total} {self.unit}{share}, {elapsed(self.last - self.start)} elapsed")
+        batch = f", batch {self.batches_done}/{self.batches}" if self.batches and self.done < self.total else ""
+        note(f"{what}{self.done}/{self.total} {self.unit}{share}{batch}, {elapsed(self.last - self.start)} elapsed")

@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -402,6 +402,35 @@ def analysed_lengths(path: str | Path) -> dict[str, int]:
     if len(duplicated):
         raise located(file, f"duplicate protein id {duplicated.iloc[0]!r}")
     return dict(zip(frame["protein_id"].astype(str), frame["n_residues"].astype(int)))
+
+
+def check_same_sequences(path: str | Path, lengths: Mapping[str, int], table: str | Path) -> None:
+    """Refuse a protein table whose sequences are not the ones this attention dataset analysed.
+
+    An attention dataset read with another table than the one it was computed from would pair
+    attention rows with the wrong residues without any error, so the full length of every
+    analysed protein (``n_residues_original``) must equal its sequence length in ``table``.
+
+    Args:
+        path: the attention dataset directory.
+        lengths: protein id -> sequence length in ``table`` (proteins not analysed are ignored).
+        table: the protein table, named in the message.
+
+    Raises:
+        PlmscopeError: ``"<table>: protein 'X' has N residues, but <path> analysed a sequence of M"``.
+    """
+    file = _dataset_dir(path) / "proteins.parquet"
+    try:
+        names = pq.read_schema(file).names
+    except (pa.ArrowException, OSError) as exc:
+        raise located(file, f"not a readable Parquet table ({exc})") from None
+    if "n_residues_original" not in names:  # a dataset written without it: nothing to compare
+        return
+    frame = read_analysed(path, columns=["protein_id", "n_residues_original"]).to_pydict()
+    for pid, n in zip(frame["protein_id"], frame["n_residues_original"]):
+        if pid in lengths and n is not None and int(n) != int(lengths[pid]):
+            raise located(table, f"protein {pid!r} has {lengths[pid]} residues, but {Path(path)} analysed a sequence "
+                                 f"of {int(n)} (attention computed from another protein table?)")  # fmt: skip
 
 
 def read_attention(

@@ -1,7 +1,14 @@
-"""FASTA protein sequences (no structure) to protein records, via Biopython SeqIO."""
+"""FASTA protein sequences (no structure) to protein records, via Biopython SeqIO.
+
+Accepts what editors and databases write: gzip-compressed files (recognised by their magic
+bytes, whatever the name), a UTF-8 byte-order mark, Windows (CRLF) line endings.
+"""
 
 from __future__ import annotations
 
+import gzip
+import io
+import zlib
 from pathlib import Path
 
 from Bio import SeqIO
@@ -29,17 +36,14 @@ def read_fasta(path: str | Path) -> list[ProteinRecord]:
     path = Path(path)
     if not path.is_file():
         raise located(path, "file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise located(path, f"not a FASTA text file (not UTF-8 text: {exc.reason})") from None
+    text = _read_text(path)
     if not text.strip():
         raise located(path, "file is empty")
     if not text.lstrip().startswith(">"):
         raise located(path, "not a FASTA file (the first non-blank character is not '>')")
     records: list[ProteinRecord] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
+    with io.StringIO(text) as handle:
         for number, entry in enumerate(SeqIO.parse(handle, "fasta"), start=1):
             rid = entry.id
             if not rid:
@@ -52,3 +56,17 @@ def read_fasta(path: str | Path) -> list[ProteinRecord]:
     if not records:
         raise located(path, "no FASTA records found")
     return records
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: gunzipped if it starts with the gzip magic bytes, a UTF-8 BOM dropped."""
+    try:
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise located(path, f"cannot read FASTA file ({exc})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise located(path, f"not a FASTA text file (not UTF-8 text: {exc.reason})") from None

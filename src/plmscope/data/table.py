@@ -184,6 +184,10 @@ def read_sequences(path: str | Path) -> list[tuple[str, str]]:
         missing = [c for c in ("id", "sequence") if c not in parquet.schema_arrow.names]
         if missing:
             raise located(path, f"protein table lacks columns {missing}")
+        for column in ("id", "sequence"):
+            kind = parquet.schema_arrow.field(column).type
+            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+                raise located(path, f"protein table column {column!r} holds {kind}, not text")
         table = parquet.read(columns=["id", "sequence"])
     except (pa.ArrowException, OSError) as exc:
         raise located(path, f"not a readable Parquet protein table ({' '.join(str(exc).split())})") from None

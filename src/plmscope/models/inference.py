@@ -271,7 +271,8 @@ class AttentionStream:
         if not 0 <= start <= len(self.batches):
             raise PlmscopeError(f"batch {start} is outside the plan of {len(self.batches)} batches")
         done = sum(len(self._finishing[b]) for b in range(start))
-        bar = Progress(len(self._proteins), "proteins", initial=done, enabled=self.progress)
+        bar = Progress(len(self._proteins), "proteins", initial=done, enabled=self.progress, batches=len(self.batches),
+                       batches_done=start)  # fmt: skip
         windowed = bool(self._whole)
         with bar:
             for b in range(start, len(self.batches)):
@@ -307,7 +308,7 @@ class AttentionStream:
                     finished=finished,
                 )
                 yield batch
-                bar.update(len(finished))
+                bar.update(len(finished), batches=1)
                 del batch, layers, encoded  # before the next batch: never two batches of attention at once
 
     def _check_letters(self, pid: str, sequence: str) -> None:

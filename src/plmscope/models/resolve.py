@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -54,6 +55,11 @@ class ResolvedModel:
         return ResolvedModel(self.name, self.kind, self.source, self.tokenizer_source, local_only=False)
 
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "vocab.json", "sentencepiece.bpe.model")
+"""Files of which a local model directory needs one to tokenise (without one, transformers builds a
+tokenizer with an empty vocabulary and every residue fails as 'not in the vocabulary')."""
+
+
 def resolve_model(name_or_path: str | os.PathLike) -> ResolvedModel:
     """Resolve a model name: a local directory, ``antiberty``, ``tape_bert``, or a hub name (cache first).
 
@@ -64,14 +70,20 @@ def resolve_model(name_or_path: str | os.PathLike) -> ResolvedModel:
             is neither cached nor reachable (offline, or the hub does not answer).
     """
     name = str(name_or_path)
+    if not name.strip():
+        raise PlmscopeError("model name is empty")
     path = Path(name).expanduser()
     if path.exists():
         from plmscope.models.tape import tape_checkpoint_kind
 
+        if not path.is_dir():
+            raise PlmscopeError(f"model {name!r}: a file, not a model directory (config.json, weights, tokenizer)")
         if tape_checkpoint_kind(path) is not None:
             return ResolvedModel(name, "tape_dir", str(path))
         if not (path / "config.json").is_file():
             raise PlmscopeError(f"model {name!r}: directory has no config.json (not a transformers checkpoint)")
+        if not any((path / f).is_file() for f in TOKENIZER_FILES):
+            raise PlmscopeError(f"model {name!r}: directory has no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
         return ResolvedModel(name, "transformers", str(path))
     if name.lower() in TAPE_NAMES:
         return ResolvedModel(name, "tape_name", name)
@@ -197,8 +209,23 @@ def in_cache(repo_id: str) -> bool:
         ) from None
 
 
+UNSAFE_PICKLE = (
+    "refused: its weights file is a pickle holding more than tensors, which could run code when loaded "
+    "(plmscope reads only tensors: safetensors, or torch.load with weights_only)"
+)
+"""What :func:`short_error` says for a weights pickle that ``torch.load(weights_only=True)`` refused.
+
+torch's own message advises re-running with ``weights_only=False``, i.e. running the file's code:
+never passed on to the user."""
+
+
 def short_error(exc: BaseException, *, limit: int = 240) -> str:
-    """One line of an exception's message, cut to ``limit`` characters (for one-line errors)."""
+    """One line of an exception's message, cut to ``limit`` characters (for one-line errors).
+
+    A weights pickle refused by the weights-only unpickler gives :data:`UNSAFE_PICKLE` instead.
+    """
+    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in str(exc):
+        return UNSAFE_PICKLE
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

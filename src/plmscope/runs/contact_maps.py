@@ -15,6 +15,7 @@ from plmscope import options as opt
 from plmscope.analysis.contact_prediction import MIN_SEPARATION, pair_features, predict_from_table
 from plmscope.data.table import read_proteins
 from plmscope.errors import PlmscopeError, located
+from plmscope.io import file_names
 from plmscope.options import WHOLE_SEQUENCE_POLICIES, DType, LongSequences, check_choice
 from plmscope.outputs import output_directory, write_json, write_tables
 
@@ -69,6 +70,7 @@ def run_contact_maps(
         raise located(regression_dir / "regression.parquet", f"fitted on {len(table)} heads; {model!r} has "
                       f"{adapter.num_layers} x {adapter.num_heads}")  # fmt: skip
     by_id = {r.id: r for r in records}
+    png = dict(zip(by_id, file_names(by_id, prefix="contact_map_", suffix=".png")))
     frames, written = [], {}
     with output_directory(output_dir, inputs=[proteins_path, regression_dir]) as tmp:
         stream = iter_attention(adapter, [(r.id, r.sequence) for r in records], max_tokens=1,
@@ -87,7 +89,7 @@ def run_contact_maps(
                                             "probability": probs}))  # fmt: skip
                 dense = np.full((n, n), np.nan)
                 dense[i, j] = dense[j, i] = probs
-                name = f"contact_map_{_safe(pid)}.png"
+                name = png[pid]
                 plot_contact_probability_map(dense, sequence, tmp / name, title=f"{model}: {pid} (predicted)",
                                              min_separation=MIN_SEPARATION)  # fmt: skip
                 written[pid] = name
@@ -126,7 +128,3 @@ def _read_regression(regression_dir: Path) -> tuple[pd.DataFrame, dict]:
         raise PlmscopeError(f"{path}: empty regression table")
     return table, meta
 
-
-def _safe(name: str) -> str:
-    """A file-name-safe version of a protein id."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

@@ -30,6 +30,7 @@ from plmscope.analysis.contact_prediction import (
 )
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError, located
+from plmscope.io import file_names
 from plmscope.options import WHOLE_SEQUENCE_POLICIES, DType, LongSequences, check_choice, check_int
 from plmscope.progress import note
 from plmscope.outputs import write_outputs
@@ -285,16 +286,13 @@ def _figures(summary: pd.DataFrame, maps: dict, *, model: str, best_label: str) 
               "random": "random (base rate)"}  # fmt: skip
     chart = plot_precision_by_range(summary, labels=legend, title=f"{model}: contact precision")
     figures = [("precision_by_range", chart)]
-    for pid, (p, scores) in maps.items():
+    names = file_names(maps, prefix="contact_map_", reserved=["precision_by_range"])
+    for name, (pid, (p, scores)) in zip(names, maps.items()):
         shown = {"regression": scores["regression"], f"head {best_label}": scores["best_head"]}
         fig, _ = plot_contact_map(p.length, p.i, p.j, p.labels, shown, title=f"{model}: {pid}")
-        figures.append((f"contact_map_{_safe(pid)}", fig))
+        figures.append((name, fig))
     return figures
 
-
-def _safe(name: str) -> str:
-    """A file-name-safe version of a protein id."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def _write(output_dir: Path, *, summary, per_protein, selection, regression, meta, figures) -> None:

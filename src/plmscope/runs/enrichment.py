@@ -21,7 +21,7 @@ from plmscope.analysis.semantics import (
     enrichment_table,
 )
 from plmscope.analysis.stats import CiMethod
-from plmscope.attention.dataset import analysed_lengths, iter_attention_batches, read_meta
+from plmscope.attention.dataset import analysed_lengths, check_same_sequences, iter_attention_batches, read_meta
 from plmscope.data.table import read_proteins
 from plmscope.errors import PlmscopeError, located
 from plmscope.options import check_int, check_probability
@@ -94,7 +94,7 @@ def run_enrichment(
     meta = _shard_meta(attention_dirs)
     num_layers, num_heads = meta["num_layers"], meta["num_heads"]
     analysed = _analysed_lengths(attention_dirs)
-    records = read_proteins(proteins_path)
+    records = _records(proteins_path, attention_dirs)
     try:
         arrays = feature_arrays(records, analysed)
     except PlmscopeError as exc:
@@ -223,6 +223,15 @@ def _shard_meta(dirs: Sequence[Path]) -> dict:
             if other.get(key) != metas[0].get(key):
                 raise located(d / "meta.json", f"{key} {other.get(key)!r} differs from {metas[0].get(key)!r} of {dirs[0]}")
     return metas[0]
+
+
+def _records(proteins_path: Path, dirs: Sequence[Path]) -> list:
+    """The protein table, checked to hold the sequences every shard analysed."""
+    records = read_proteins(proteins_path)
+    lengths = {r.id: len(r.sequence) for r in records}
+    for d in dirs:
+        check_same_sequences(d, lengths, proteins_path)
+    return records
 
 
 def _analysed_lengths(dirs: Sequence[Path]) -> dict[str, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import logging
 import math
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from plmscope.attention.dataset import read_analysed, read_meta
+from plmscope.attention.dataset import check_same_sequences, read_analysed, read_meta
 from plmscope.data.table import ProteinRecord, read_proteins
 from plmscope.errors import PlmscopeError, located
 from plmscope.io import atomic_path
@@ -72,7 +71,7 @@ def run_view(
     _check_head(meta, layer, head, attention_dir)
     threshold, floor = _thresholds(meta, threshold, min_weight, attention_dir)
     record = _find_records(proteins_path, [protein_id])[0]
-    _check_analysed(attention_dir, [protein_id])
+    _check_analysed(attention_dir, [record], proteins_path)
     rows = read_protein_attention(attention_dir, protein_id, min_weight=floor)
     page = render_viewer_html(
         record, rows, model=str(meta["model"]), layer=layer, head=head, threshold=threshold,
@@ -158,7 +157,7 @@ def run_view_many(
         if not protein_ids:
             raise PlmscopeError("view: protein_ids is empty")
         records = _find_records(proteins_path, protein_ids)
-        _check_analysed(attention_dir, protein_ids)
+    _check_analysed(attention_dir, records, proteins_path)
     names = _file_names([r.id for r in records])
     label = f"{layer + 1}-{head + 1}"
     with atomic_path(output_dir, directory=True, inputs=[proteins_path, attention_dir, top_heads]) as tmp:
@@ -305,11 +304,12 @@ def top_head(path: str | Path, *, feature: str = "binding_site") -> tuple[int, i
 
 
 def _check_head(meta: dict, layer: int, head: int, attention_dir: Path) -> None:
-    """Reject a layer or head outside the model (0-based)."""
+    """Reject a layer or head outside the model; given 0-based, named 1-based as the user typed it (``--layer``)."""
     for name, value, n in (("layer", layer, meta["num_layers"]), ("head", head, meta["num_heads"])):
         if isinstance(value, bool) or int(value) != value or not 0 <= value < n:
             raise PlmscopeError(
-                f"{name}: {value} is outside 0..{n - 1} ({meta['model']} in {attention_dir} has {n} {name}s, 0-based)"
+                f"{name} {value + 1} is outside 1..{n} ({meta['model']} in {attention_dir} has {n} {name}s, "
+                "counted from 1)"
             )
 
 
@@ -373,28 +373,22 @@ def _analysed_ids(attention_dir: Path) -> set[str] | None:
     return {str(p) for p in column.to_pylist()}
 
 
-def _check_analysed(attention_dir: Path, protein_ids: Sequence[str]) -> None:
-    """Reject proteins that ``proteins.parquet`` (when present) does not list."""
+def _check_analysed(attention_dir: Path, records: Sequence[ProteinRecord], proteins_path: str | Path) -> None:
+    """Reject proteins that ``proteins.parquet`` (when present) does not list, or lists with another sequence length."""
     analysed = _analysed_ids(attention_dir)
     if analysed is None:
         return
-    for pid in protein_ids:
-        if pid not in analysed:
-            raise located(attention_dir / "proteins.parquet", f"protein {pid!r} is not in this attention dataset")
+    for record in records:
+        if record.id not in analysed:
+            raise located(attention_dir / "proteins.parquet", f"protein {record.id!r} is not in this attention dataset")
+    check_same_sequences(attention_dir, {r.id: len(r.sequence) for r in records}, proteins_path)
 
 
 def _file_names(protein_ids: Sequence[str]) -> list[str]:
-    """One distinct, file-system-safe ``<id>.html`` per protein id."""
-    names, used = [], {"index.html"}
-    for pid in protein_ids:
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", pid).strip(".") or "protein"
-        name, k = f"{stem}.html", 1
-        while name.lower() in used:
-            k += 1
-            name = f"{stem}-{k}.html"
-        used.add(name.lower())
-        names.append(name)
-    return names
+    """One distinct, file-system-safe ``<id>.html`` per protein id (:func:`plmscope.io.file_names`)."""
+    from plmscope.io import file_names
+
+    return file_names(protein_ids, suffix=".html", reserved=["index.html"])
 
 
 def _index_html(model: str, label: str, chosen_by: str, protein_ids: Sequence[str], names: Sequence[str]) -> str:
@@ -449,6 +443,7 @@ def run_seqview(
     if not records:
         raise located(proteins_path, f"no protein of this table is in the attention dataset {attention_dir}")
     records = records[:max_proteins] if max_proteins is not None else records
+    _check_analysed(attention_dir, records, proteins_path)
     names = _file_names([r.id for r in records])
     with atomic_path(output_dir, directory=True, inputs=[proteins_path, attention_dir]) as tmp:
         for record, name in zip(records, names):
