@@ -21,12 +21,10 @@ FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
 def output_directory(path: str | Path, *, inputs: Sequence[str | Path | None] = ()) -> Iterator[Path]:
     """A temporary directory that replaces ``path`` as a whole when the block succeeds (nothing otherwise).
 
-    Figures saved inside the block get reproducible SVG ids (a fixed ``svg.hashsalt``). ``inputs``
-    are the paths the output must never replace or contain (:func:`plmscope.io.check_output`).
+    ``inputs`` are the paths the output must never replace or contain (:func:`plmscope.io.check_output`).
+    Figures go in through :func:`save_figure` (reproducible bytes).
     """
-    import matplotlib
-
-    with atomic_path(path, directory=True, inputs=inputs) as tmp, matplotlib.rc_context({"svg.hashsalt": "plmscope"}):
+    with atomic_path(path, directory=True, inputs=inputs) as tmp:
         yield tmp
 
 
@@ -50,23 +48,68 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def save_figure(fig: Any, directory: Path, name: str, *, dpi: int = 150) -> list[str]:
-    """Save a matplotlib figure as ``<name>.<fmt>`` for every format of :data:`FIGURE_FORMATS`.
+SVG_HASHSALT = "plmscope"
+"""Salt of the ids matplotlib hashes into an SVG (clip paths, hatches, markers); without one it draws a random salt."""
 
-    SVGs carry no date, so reruns write identical files; the layout of the first save is kept
-    for the later ones.
+FIGURE_METADATA: dict[str, dict[str, None]] = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+"""Per-format metadata dropped from figure files: the dates of the save (the tool version they keep is fixed)."""
+
+LAYOUT_DIGITS = 9
+"""Decimals (of the figure's width/height) an axes position is rounded to once the layout engine has placed it."""
+
+
+def freeze_layout(fig: Any, *, dpi: float) -> None:
+    """Run the figure's layout engine once at ``dpi``, then pin every axes at its position rounded to :data:`LAYOUT_DIGITS`.
+
+    Constrained layout's solver returns positions that differ in the last bit between processes
+    (its order of operations follows memory addresses), and an SVG names each clip path by a hash
+    of the full-precision rectangle, so unrounded positions give a rerun different ids. The
+    rounding moves nothing by more than a billionth of the figure; the engine is switched off
+    afterwards, so every format saved later shares the one layout. A figure without an engine is
+    left as it is.
+    """
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    if fig.get_layout_engine() is None or isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        return  # no engine, or switched off ("none") by an earlier save
+    shown_dpi = fig.dpi
+    fig.set_dpi(dpi)  # text extents, hence the layout, depend on the resolution of the save
+    try:
+        fig.draw_without_rendering()
+    finally:
+        fig.set_dpi(shown_dpi)
+    fig.set_layout_engine("none")
+    for ax in fig.axes:
+        bounds = [round(v, LAYOUT_DIGITS) for v in ax.get_position(original=True).bounds]
+        ax.set_position(bounds, which="both")
+
+
+def write_figure(fig: Any, path: str | Path, *, fmt: str, dpi: int = 150) -> None:
+    """Save ``fig`` as one ``fmt`` file whose bytes depend only on the figure: every figure plmscope writes goes here.
+
+    The layout is frozen (:func:`freeze_layout`), SVG ids are salted with :data:`SVG_HASHSALT` and
+    then renumbered in document order (:func:`stable_svg_ids`), and the save dates of
+    :data:`FIGURE_METADATA` are left out.
+    """
+    import matplotlib
+
+    freeze_layout(fig, dpi=dpi)
+    with matplotlib.rc_context({"svg.hashsalt": SVG_HASHSALT}):
+        fig.savefig(path, format=fmt, dpi=dpi, metadata=FIGURE_METADATA.get(fmt))
+    if fmt == "svg":  # ids hashed from anything else that varies by process (a path clip's repr) are renumbered
+        path = Path(path)
+        path.write_text(stable_svg_ids(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def save_figure(fig: Any, directory: Path, name: str, *, dpi: int = 150) -> list[str]:
+    """Save a matplotlib figure as ``<name>.<fmt>`` for every format of :data:`FIGURE_FORMATS` (:func:`write_figure`).
 
     Returns:
         The file names written.
     """
     written = []
     for fmt in FIGURE_FORMATS:
-        metadata = {"Date": None} if fmt == "svg" else None
-        path = directory / f"{name}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=dpi, metadata=metadata)
-        if fmt == "svg":
-            path.write_text(stable_svg_ids(path.read_text(encoding="utf-8")), encoding="utf-8")
-        fig.set_layout_engine("none")
+        write_figure(fig, directory / f"{name}.{fmt}", fmt=fmt, dpi=dpi)
         written.append(f"{name}.{fmt}")
     return written
 
@@ -104,9 +147,7 @@ def write_outputs(
 
     ``inputs``: paths the output must never replace or contain (:func:`plmscope.io.check_output`).
     """
-    # without figures, skip output_directory's matplotlib import (it costs the enrichment verb ~0.5 s)
-    writer = output_directory if figures else lambda path, inputs: atomic_path(path, directory=True, inputs=inputs)
-    with writer(output_dir, inputs=inputs) as tmp:
+    with output_directory(output_dir, inputs=inputs) as tmp:
         write_tables(tmp, tables)
         write_json(tmp / "meta.json", meta)
         for name, fig in figures:

@@ -12,6 +12,7 @@ from matplotlib.lines import Line2D
 
 from plmscope.analysis.contact_prediction import TOP_K, TopK, top_count
 from plmscope.errors import PlmscopeError
+from plmscope.outputs import write_figure
 
 METHOD_COLOURS: dict[str, str] = {"regression": "tab:blue", "best_head": "tab:orange", "random": "0.6"}
 """Bar colour of each method of the contact-prediction table (others cycle through tab10)."""
@@ -222,7 +223,7 @@ def plot_contact_probability_map(
     ax.set_title(title or "predicted contact probability", fontsize="medium")
     out_png = Path(out_png)
     with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
+        write_figure(fig, tmp, fmt="png", dpi=dpi)
     return {
         "output": str(out_png),
         "length": length,
