@@ -299,6 +299,7 @@ def run_plan(args: argparse.Namespace) -> None:
         dataset=args.dataset,
         markdown=None if args.markdown is None else Path(args.markdown),
         contacts_train_proteins=args.contacts_train_proteins,
+        contact_cutoff=args.contact_cutoff,
         valid_dataset=args.valid_dataset,
         inactive=args.inactive,
     )
@@ -584,6 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", help="also write the plan as a Markdown page")
     p.add_argument("--contacts-train-proteins", type=int, default=opt.CONTACT_TRAIN_PROTEINS,
                    help="proteins the contact regression trains on")
+    p.add_argument("--contact-cutoff", type=float, default=opt.CONTACT_CUTOFF,
+                   help="CA-CA distance (Å) of a contact: a table without a contact at |i - j| >= 6 skips contacts")
     p.add_argument("--valid-dataset", action="store_true", help="probing validates on another dataset")
     p.add_argument("--inactive", nargs="*", default=[], help="analyses switched off in the configuration")
     p.set_defaults(func=run_plan)
