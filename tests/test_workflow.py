@@ -100,6 +100,11 @@ def test_dry_run_after_the_plan_requests_only_what_each_dataset_supports(tmp_pat
     n_flat = config["contacts"]["train_proteins"] + 2
     assert out.count(f"dataset flat: contacts skipped: none of the {n_flat} proteins with CA coordinates has a contact") == 1
     assert out.count("dataset flat:") == 1
+    # the default comparison lists the probes of the datasets that are probed, as the paper target does
+    compare = next(line for line in out.splitlines() if " compare --enrichment " in line)
+    assert "--probing results/probing/antiberty/demo results/probing/antiberty/flat -o" in compare, compare
+    assert "output: results/comparison/comparison.csv, results/comparison/comparison.md, " \
+           "results/comparison/probing_comparison.csv" in out  # fmt: skip
 
 
 def test_misspelled_config_key_stops_the_run_naming_the_key(tmp_path):
@@ -252,6 +257,8 @@ def test_full_run_on_two_real_proteins(tiny_run):
     null_models = pd.read_csv(tiny_run / "results/robustness/antiberty/two/null_models.csv")
     assert len(null_models) > 0
     assert (tiny_run / "results/comparison/comparison.md").stat().st_size > 0
+    probes = pd.read_csv(tiny_run / "results/comparison/probing_comparison.csv")
+    assert set(zip(probes["model"], probes["dataset"])) == {("antiberty", "two")}
     assert any((tiny_run / "results/paper_analyses/antiberty/two").glob("*.png"))
     assert any((tiny_run / "results/probing/antiberty/two").glob("*.csv"))
 

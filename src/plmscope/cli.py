@@ -202,7 +202,7 @@ def run_compare(args: argparse.Namespace) -> None:
         paper_heads=Path(args.paper_heads),
         paper_blosum=Path(args.paper_blosum),
         feature_datasets=pairs or None,
-        probing_dirs=[Path(p) for p in args.probing or []],
+        probing_dirs=None if args.probing is None else [Path(p) for p in args.probing],
         alternate_dirs=args.enrichment_alternate,
     )
     logging.info("comparison summary: %s", summary)
@@ -519,8 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-blosum", default="resources/paper/vig2021_blosum.csv")
     p.add_argument("--feature-dataset", nargs="+", metavar="FEATURE=DATASET",
                    help="dataset each feature is measured on (amino_acids=... for BLOSUM62)")
-    p.add_argument("--probing", nargs="+", metavar="DIR",
-                   help="probing outputs (<model>/<dataset>, provis or plmscope semantics) to list, labelled")
+    p.add_argument("--probing", nargs="*", metavar="DIR",
+                   help="probing outputs (<model>/<dataset>, provis or plmscope semantics) to list, labelled, in "
+                        "probing_comparison.csv beside the output (given without DIR: written empty, no probing ran)")
     p.add_argument("--enrichment-alternate", nargs="+", default=None,
                    help="the same runs' enrichment under the other semantics, same order (fills the other column)")
     p.set_defaults(func=run_compare)
