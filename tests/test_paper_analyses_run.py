@@ -97,7 +97,8 @@ def test_comparison_files(tmp_path):
     summary = run_comparison([e for e, _ in entries], [a for _, a in entries], csv,
                              paper_heads=REPO / "resources/paper/vig2021_top_heads.csv",
                              paper_blosum=REPO / "resources/paper/vig2021_blosum.csv")  # fmt: skip
-    assert summary == {"csv": str(csv), "markdown": str(md), "rows": 3 * 6}
+    # 3 paper features x 6 models (ours and the paper's others), plus helix for our two (their tables carry it)
+    assert summary == {"csv": str(csv), "markdown": str(md), "rows": 3 * 6 + 2}
     frame = pd.read_csv(csv)
     ours = frame[frame["dataset"] == "demo"].set_index(["model", "feature"])
     assert ours.loc[("prot_bert", "contact"), "paper_head"] == "30-14"
@@ -105,6 +106,8 @@ def test_comparison_files(tmp_path):
     assert ours.loc[("esm", "contact"), "model_key"] == "esm2_t6_8M_UR50D"
     assert np.isnan(ours.loc[("esm", "contact"), "paper_value_pct"])
     assert np.isnan(ours.loc[("esm", "contact"), "our_blosum_r"])
+    assert isinstance(ours.loc[("prot_bert", "helix"), "our_head"], str)
+    assert np.isnan(ours.loc[("prot_bert", "helix"), "paper_value_pct"])
     assert ours.loc[("prot_bert", "contact"), "our_blosum_r"] == pytest.approx(
         json.loads((tmp_path / "paper/prot_bert/blosum.json").read_text())["r"]
     )
