@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -250,3 +251,60 @@ def test_run_contacts_needs_a_test_protein_and_leaves_nothing(tiny_run, tmp_path
     with pytest.raises(PlmscopeError, match="select_range"):
         run_contacts(table, tmp_path / "out", model=str(model), select_range="far", device="cpu")
     assert list(tmp_path.iterdir()) == []
+
+
+def _straight(pid: str, n: int) -> ProteinRecord:
+    """A straight chain, CA 3.8 Å apart: residues |i - j| >= 6 are >= 22.8 Å apart, so it has no contact."""
+    ca = np.zeros((n, 3), dtype=np.float32)
+    ca[:, 0] = 3.8 * np.arange(n)
+    return ProteinRecord(pid, "ACDEFGHIKLMNPQRSTVWY"[:n], ca=ca)
+
+
+def test_training_proteins_without_contacts_are_one_line_naming_table_and_counts(tiny_run, tmp_path, capsys):
+    """Short straight chains hold no contact at |i - j| >= 6: refused before the model runs, naming what is missing."""
+    from plmscope.cli import main
+
+    model, _, _ = tiny_run
+    table = tmp_path / "straight.parquet"
+    write_proteins([_straight(f"S{k}", 12 + k) for k in range(4)], table)
+    out = tmp_path / "out"
+    assert main(["contacts", "--proteins", str(table), "--model", str(model), "-o", str(out), "--train-proteins", "2",
+                 "--max-residues", "60", "--device", "cpu"]) == 1  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(table) in err[0], err
+    # the two training proteins (lengths 12..15) hold between 2 * 21 and 45 + 55 labelled pairs, none a contact
+    pairs = int(re.search(r"hold (\d+) labelled pair", err[0]).group(1))
+    assert 42 <= pairs <= 100 and "0 of them contacts" in err[0]
+    assert "the 2 training protein(s)" in err[0] and "none of the 4 usable protein(s) has one" in err[0]
+    assert not out.exists()
+
+
+def test_an_unlucky_split_names_the_proteins_that_do_have_contacts(tiny_run, tmp_path):
+    """One blob with contacts among straight chains: the error says how many usable proteins have a contact."""
+    from plmscope.analysis.contact_prediction import split_train_test
+    from plmscope.runs.contacts import run_contacts
+
+    model, _, _ = tiny_run
+    rng = np.random.default_rng(1)
+    blob = ProteinRecord("BLOB", "ACDEFGHIKLMNPQRSTVWY", ca=rng.uniform(0, 10, size=(20, 3)).astype(np.float32))
+    records = [_straight(f"S{k}", 14) for k in range(4)] + [blob]
+    seed = next(s for s in range(50) if "BLOB" not in [r.id for r in split_train_test(records, 2, seed=s)[0]])
+    table = tmp_path / "mixed.parquet"
+    write_proteins(records, table)
+    with pytest.raises(PlmscopeError, match=r"0 of them contacts .*1 of the 5 usable protein\(s\) have a contact"):
+        run_contacts(table, tmp_path / "out", model=str(model), train_proteins=2, seed=seed, max_residues=60,
+                     device="cpu", progress=False)  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
+def test_label_counts_count_the_pairs_the_regression_trains_on():
+    from plmscope.analysis.contact_prediction import label_counts
+
+    ca = np.zeros((10, 3), dtype=np.float32)
+    ca[:, 0] = 3.8 * np.arange(10)
+    ca[9] = [-3.0, 5.0, 0.0]  # residue 10 folds back next to residue 1 only (5.8 Å; residue 2 is 8.4 Å away)
+    valid = np.ones(10, dtype=bool)
+    assert label_counts(ca, valid, length=10) == (10, 1)  # pairs j - i >= 6 of 10 residues: 4 + 3 + 2 + 1
+    assert label_counts(ca, valid, length=9) == (6, 0)  # the analysed prefix drops the contact
+    valid[0] = False
+    assert label_counts(ca, valid, length=10) == (6, 0)

@@ -97,7 +97,8 @@ def test_comparison_files(tmp_path):
     summary = run_comparison([e for e, _ in entries], [a for _, a in entries], csv,
                              paper_heads=REPO / "resources/paper/vig2021_top_heads.csv",
                              paper_blosum=REPO / "resources/paper/vig2021_blosum.csv")  # fmt: skip
-    assert summary == {"csv": str(csv), "markdown": str(md), "rows": 3 * 6}
+    # 3 paper features x 6 models (ours and the paper's others), plus helix for our two (their tables carry it)
+    assert summary == {"csv": str(csv), "markdown": str(md), "rows": 3 * 6 + 2}
     frame = pd.read_csv(csv)
     ours = frame[frame["dataset"] == "demo"].set_index(["model", "feature"])
     assert ours.loc[("prot_bert", "contact"), "paper_head"] == "30-14"
@@ -105,6 +106,8 @@ def test_comparison_files(tmp_path):
     assert ours.loc[("esm", "contact"), "model_key"] == "esm2_t6_8M_UR50D"
     assert np.isnan(ours.loc[("esm", "contact"), "paper_value_pct"])
     assert np.isnan(ours.loc[("esm", "contact"), "our_blosum_r"])
+    assert isinstance(ours.loc[("prot_bert", "helix"), "our_head"], str)
+    assert np.isnan(ours.loc[("prot_bert", "helix"), "paper_value_pct"])
     assert ours.loc[("prot_bert", "contact"), "our_blosum_r"] == pytest.approx(
         json.loads((tmp_path / "paper/prot_bert/blosum.json").read_text())["r"]
     )
@@ -114,3 +117,35 @@ def test_comparison_files(tmp_path):
 def test_comparison_needs_matching_lists(tmp_path):
     with pytest.raises(PlmscopeError, match="same order"):
         run_comparison([tmp_path / "a", tmp_path / "b"], [tmp_path / "c"], tmp_path / "x.csv")
+
+
+def test_compare_probing_flag_without_dirs_writes_an_empty_probing_table(tmp_path, capsys):
+    """The default run's rule always passes --probing (empty when no dataset was probed): the table is then
+    written with its header only and the Markdown says why, so the rule's output exists."""
+    from plmscope.analysis.comparison import PROBING_COMPARISON_COLUMNS
+    from plmscope.cli import main
+
+    enrichment = _write_enrichment(tmp_path / "enrichment/m/demo", model="antiberty", contact_layer=1)
+    analyses = tmp_path / "paper/m/demo"
+    run_paper_analyses(enrichment, analyses, label="m", dataset="demo")
+    common = ["compare", "--enrichment", str(enrichment), "--paper-analyses", str(analyses),
+              "--paper-heads", str(REPO / "resources/paper/vig2021_top_heads.csv"),
+              "--paper-blosum", str(REPO / "resources/paper/vig2021_blosum.csv")]  # fmt: skip
+    out = tmp_path / "out"
+    assert main([*common, "--probing", "-o", str(out / "comparison.csv")]) == 0
+    probing = pd.read_csv(out / "probing_comparison.csv")
+    assert list(probing.columns) == list(PROBING_COMPARISON_COLUMNS) and probing.empty
+    assert "No probing output: no dataset was probed" in (out / "comparison.md").read_text()
+
+    probe = tmp_path / "probing/m/demo"
+    probe.mkdir(parents=True)
+    pd.DataFrame({"semantics": "plmscope", "probe": "embedding", "task": "helix", "layer": [0, 1, 2],
+                  "metric": "f1", "score": [0.2, 0.7, 0.4]}).to_csv(probe / "probing.csv", index=False)  # fmt: skip
+    assert main([*common, "--probing", str(probe), "-o", str(out / "comparison.csv")]) == 0
+    probing = pd.read_csv(out / "probing_comparison.csv")
+    assert probing[["model", "dataset", "task", "best_layer"]].values.tolist() == [["m", "demo", "helix", 1]]
+    assert "## Probes per layer (provis" in (out / "comparison.md").read_text()
+
+    other = tmp_path / "other"
+    assert main([*common, "-o", str(other / "comparison.csv")]) == 0  # no --probing: no probing table
+    assert not (other / "probing_comparison.csv").exists()

@@ -25,17 +25,19 @@ HEADS = REPO / "resources/paper/vig2021_top_heads.csv"
 BLOSUM = REPO / "resources/paper/vig2021_blosum.csv"
 
 
-def _table(best: dict[str, tuple[int, int, int]], *, layers: int = 30, heads: int = 16) -> pd.DataFrame:
-    """contact/binding_site/ptm enrichment where head (layer, head) 0-based holds ``permille`` of 1000 weights."""
-    features = ("contact", "binding_site", "ptm")
-    n_att = np.full((3, layers, heads), 1000, dtype=np.int64)
-    n_feat = np.full((3, layers, heads), 20, dtype=np.int64)
+def _table(best: dict[str, tuple[int, int, int]], *, layers: int = 30, heads: int = 16,
+           features: tuple[str, ...] = ("contact", "binding_site", "ptm")) -> pd.DataFrame:  # fmt: skip
+    """Enrichment of ``features`` where head (layer, head) 0-based holds ``permille`` of 1000 weights."""
+    n_att = np.full((len(features), layers, heads), 1000, dtype=np.int64)
+    n_feat = np.full((len(features), layers, heads), 20, dtype=np.int64)
     for f, feature in enumerate(features):
         if feature in best:
             layer, head, permille = best[feature]
             n_feat[f, layer, head] = permille
     counts = EnrichmentCounts(features, n_att, n_feat, n_att.sum(axis=0))
-    bg = pd.DataFrame({"feature": features, "n_eligible": [100_000, 10_000, 10_000], "n_feature": [1270, 483, 84]})
+    known = {"contact": 1270, "binding_site": 483, "ptm": 84}
+    bg = pd.DataFrame({"feature": features, "n_eligible": [100_000 if f == "contact" else 10_000 for f in features],
+                       "n_feature": [known.get(f, 3000) for f in features]})  # fmt: skip
     bg["background"] = bg["n_feature"] / bg["n_eligible"]
     return summarise(counts, bg, min_count=100)
 
@@ -149,3 +151,34 @@ def test_both_semantics_side_by_side_with_one_line_per_definition():
     ours = frame[frame["model"] == "prot_bert"]
     assert ours["provis_head"].isna().all() and ours["plmscope_head"].notna().any()
     assert "The *ours, provis semantics* column is empty: this run computed only plmscope" in comparison_markdown(frame)
+
+
+def test_secondary_structure_rows_come_from_their_dataset_with_empty_paper_columns(caplog):
+    """Fig. 4 features: our top head from the configured secondary-structure dataset, no paper value; a
+    configured feature that no run carries (turn_bend here) or that is not compared is named in the log."""
+    ss = ("helix", "strand", "turn_bend")
+    ss_table = _table({"helix": (4, 2, 700), "strand": (9, 0, 500)}, features=ss)
+    ss_table.loc[ss_table["feature"] == "turn_bend", "background"] = np.nan  # no DSSP turn/bend annotation
+    results = [
+        ModelResult("prot_bert", "prot_bert", "proteinnet", _table({"contact": (29, 13, 600)})),
+        ModelResult("prot_bert", "prot_bert", "secondary_structure", ss_table),
+    ]
+    datasets = {"contact": "proteinnet", "helix": "secondary_structure", "strand": "secondary_structure",
+                "turn_bend": "secondary_structure", "sheet": "secondary_structure"}  # fmt: skip
+    with caplog.at_level("WARNING"):
+        frame = build_comparison(results, read_paper_heads(HEADS), read_paper_blosum(BLOSUM), feature_datasets=datasets)
+    ours = frame[frame["model"] == "prot_bert"].set_index("feature")
+    assert ours.loc["helix", "dataset"] == "secondary_structure" and ours.loc["helix", "our_head"] == "5-3"
+    assert ours.loc["strand", "our_head"] == "10-1" and ours.loc["helix", "our_value_pct"] == pytest.approx(70.0)
+    assert ours.loc[["helix", "strand"], "paper_value_pct"].isna().all()
+    assert "turn_bend" not in ours.index
+    assert ours.loc["contact", "dataset"] == "proteinnet" and ours.loc["contact", "our_head"] == "30-14"
+    others = frame[frame["model"] != "prot_bert"]  # the paper's models we did not run: its top-head features only
+    assert set(others["feature"]) == {"contact", "binding_site", "ptm"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sum("turn_bend -> secondary_structure" in m for m in warnings) == 1
+    assert sum("sheet -> secondary_structure" in m and "not a feature of the comparison" in m for m in warnings) == 1
+    assert len(warnings) == 2
+    text = comparison_markdown(frame)
+    assert "| prot_bert | secondary_structure | helix | 5-3: 70.0% [" in text
+    assert "helix, strand: the paper reports attention to secondary structure per layer only (Fig. 4)" in text

@@ -21,8 +21,8 @@ def _structured(pid: str, n: int, *, seed: int = 0, sites=None) -> ProteinRecord
 
 def test_sequences_only_plan_skips_structure_and_label_analyses_with_reasons():
     caps = capabilities([ProteinRecord("a", "MKTAYIAKQR"), ProteinRecord("b", "ACDEFGHIKLMNP")])
-    assert caps == {"n_proteins": 2, "n_coordinates": 0, "n_ss8": 0, "n_sites": 0, "n_ptms": 0,
-                    "min_length": 10, "max_length": 13}  # fmt: skip
+    assert caps == {"n_proteins": 2, "n_coordinates": 0, "n_contact_proteins": 0, "n_ss8": 0, "n_sites": 0,
+                    "n_ptms": 0, "min_length": 10, "max_length": 13}  # fmt: skip
     plan = plan_analyses(caps, contacts_train_proteins=5)
     assert plan["views"] and "CA coordinates" in plan["views"]
     assert plan["contacts"].startswith("0 proteins with CA coordinates") and "needs 6" in plan["contacts"]
@@ -55,6 +55,47 @@ def test_plan_verb_writes_json_and_markdown_and_logs_each_skip(tmp_path, caplog)
     assert "| contacts | skipped: 0 proteins with CA coordinates" in page and "| sequence_views | runs |" in page
     skips = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert sum("contacts skipped" in m for m in skips) == 1 and not any("robustness" in m for m in skips)
+
+
+def _straight(pid: str, n: int) -> ProteinRecord:
+    """A straight chain, CA 3.8 Å apart: residues |i - j| >= 6 are >= 22.8 Å apart (no contact at 8 Å)."""
+    ca = np.zeros((n, 3), dtype=np.float32)
+    ca[:, 0] = 3.8 * np.arange(n)
+    return ProteinRecord(pid, "ACDEFGHIKLMNPQRSTVWY"[:n], ca=ca)
+
+
+def test_structures_without_any_contact_skip_contacts_only():
+    records = [_straight(f"s{k}", 12 + k) for k in range(4)]
+    caps = capabilities(records)
+    assert caps["n_coordinates"] == 4 and caps["n_contact_proteins"] == 0
+    plan = plan_analyses(caps, contacts_train_proteins=2)
+    assert plan["contacts"] == ("none of the 4 proteins with CA coordinates has a contact at |i - j| >= 6; "
+                                "the contact regression has no positive pair to train on")  # fmt: skip
+    assert plan["views"] is None and plan["probing"] is None
+    # one protein with a contact is enough to plan the regression; a 25 Å cutoff makes every chain count
+    assert capabilities(records + [_structured("blob", 40)])["n_contact_proteins"] == 1
+    assert capabilities(records, contact_cutoff=25.0)["n_contact_proteins"] == 4
+
+
+def test_plan_verb_skips_contacts_of_a_table_without_contacts_and_names_it_once(tmp_path, caplog):
+    table = tmp_path / "straight.parquet"
+    write_proteins([_straight(f"s{k}", 12 + k) for k in range(4)], table)
+    out, md = tmp_path / "straight.json", tmp_path / "straight.md"
+    with caplog.at_level("INFO"):
+        assert main(["plan", "--proteins", str(table), "--dataset", "straight", "-o", str(out), "--markdown", str(md),
+                     "--contacts-train-proteins", "2"]) == 0  # fmt: skip
+    doc = json.loads(out.read_text())
+    assert doc["capabilities"]["n_contact_proteins"] == 0
+    assert doc["analyses"]["contacts"]["run"] is False and "no positive pair" in doc["analyses"]["contacts"]["reason"]
+    assert doc["analyses"]["views"]["run"] is True and doc["analyses"]["probing"]["run"] is True
+    assert "| contacts | skipped: none of the 4 proteins with CA coordinates has a contact" in md.read_text()
+    assert sum("contacts skipped" in r.getMessage() for r in caplog.records) == 1
+    # the configured cutoff reaches the count: at 25 Å every chain has a contact and contacts run
+    assert main(["plan", "--proteins", str(table), "--dataset", "straight", "-o", str(out),
+                 "--contacts-train-proteins", "2", "--contact-cutoff", "25"]) == 0  # fmt: skip
+    assert json.loads(out.read_text())["analyses"]["contacts"]["run"] is True
+    assert main(["plan", "--proteins", str(table), "--dataset", "straight", "-o", str(out),
+                 "--contact-cutoff", "-1"]) == 1  # fmt: skip
 
 
 def test_regression_table_reproduces_the_fitted_probabilities():

@@ -134,3 +134,55 @@ def test_probing_comparison_lists_both_semantics_labelled():
     assert np.isnan(frame["center_of_gravity_0based"][0]) and frame["center_of_gravity_0based"][1] == 0.75
     text = probing_markdown(frame)
     assert "| provis |" in text and "| plmscope |" in text and "0-based" in text
+
+
+def test_long_protein_cuts_the_model_input_with_the_labels(tmp_path, monkeypatch):
+    """A 600-residue chain: the binding-site probe (BindingSiteDataset keeps 512 residues) and the attention
+    contact probe (512 tokens: 510 residues) read features of a forward pass over exactly those residues, not
+    the first residues of a pass over the whole chain; the labels keep the planted sites below the cut."""
+    import torch
+
+    import plmscope.runs.probing as probing
+    from plmscope.analysis.provis_probing import ProvisProbeResult
+    from plmscope.models.registry import load_adapter
+
+    model = save_tiny_model("bert", tmp_path / "bert", layers=LAYERS, heads=2, hidden=16, max_positions=640, seed=7)
+    rng = np.random.default_rng(11)
+    long = _protein(0, 600, rng)
+    long = ProteinRecord(id="long", sequence=long.sequence, ca=long.ca, valid=long.valid, ss8=long.ss8,
+                         sites=[5, 300, 509, 511, 512, 590])  # fmt: skip
+    train, valid = tmp_path / "train.parquet", tmp_path / "valid.parquet"
+    write_proteins([long, _protein(1, 30, rng)], train)
+    write_proteins([_protein(2, 25, rng)], valid)
+    seen = []
+
+    def capture(kind, train_features, train_labels, valid_features, valid_labels, **_):
+        seen.append((kind, [np.array(x) for x in train_features], [np.array(y) for y in train_labels]))
+        return ProvisProbeResult(metrics={"score": 0.5}, best_epoch=0, epochs_run=1)
+
+    monkeypatch.setattr(probing, "train_provis_probe", capture)
+    run_probing(train, tmp_path / "out", model=str(model), valid_proteins_path=valid, semantics="provis",
+                tasks=["binding_site", "contact"], device="cpu", threads=1, max_residues=600)  # fmt: skip
+
+    adapter = load_adapter(str(model), max_residues=600, device="cpu", dtype="float32")
+    with torch.inference_mode():
+        passes = {n: adapter.encode([long.sequence[:n]]) for n in (510, 512, 600)}
+        hidden = {n: [h[0].numpy() for h in adapter.hidden_states(b)] for n, b in passes.items()}
+        attention = {n: [a[0].numpy() for a in adapter.attentions(b)] for n, b in passes.items()}
+    by_kind = {}
+    for kind, features, labels in seen:
+        by_kind.setdefault(kind, []).append((features[0], labels[0]))  # the long protein comes first
+    assert sorted(by_kind) == ["contact_attention", "contact_embedding", "token"]
+
+    for layer, (x, y) in enumerate(by_kind["token"], start=1):  # binding sites, layers 1..N in order
+        assert x.shape == (512, 16) and y.shape == (512,)
+        assert np.flatnonzero(y).tolist() == [5, 300, 509, 511]  # sites 512 and 590 fall past the cut
+        np.testing.assert_allclose(x, hidden[512][layer][:512], atol=1e-4)
+        assert np.abs(x - hidden[600][layer][:512]).max() > 1e-3  # not the whole chain's pass, cut afterwards
+    for layer, (x, y) in enumerate(by_kind["contact_attention"], start=1):
+        assert x.shape == (2, 510, 510) and y.shape == (510, 510)
+        np.testing.assert_allclose(x, attention[510][layer - 1][:, :510, :510], atol=1e-5)
+        assert np.abs(x - attention[600][layer - 1][:, :510, :510]).max() > 1e-4
+    for layer, (x, y) in enumerate(by_kind["contact_embedding"], start=1):  # ProteinNet: the whole chain
+        assert x.shape == (600, 16) and y.shape == (600, 600)
+        np.testing.assert_allclose(x, hidden[600][layer], atol=1e-4)

@@ -56,7 +56,9 @@ def test_default_config_dry_run_plans_every_stage():
 
 
 def test_dry_run_after_the_plan_requests_only_what_each_dataset_supports(tmp_path):
-    """The checkpoint's plan: a structured table gets 3D views, contacts, probing; FASTA gets skips, named once."""
+    """The checkpoint's plan: a structured table gets 3D views, contacts, probing; FASTA gets skips, named once;
+    structures without any contact at |i - j| >= 6 (straight chains) skip only the contact regression."""
+    from plmscope.data.table import ProteinRecord
     from plmscope.runs.plan import run_plan
     from plmscope.runs.prepare import run_prepare
 
@@ -64,11 +66,17 @@ def test_dry_run_after_the_plan_requests_only_what_each_dataset_supports(tmp_pat
     fasta = tmp_path / "mine.fasta"
     fasta.write_text(">a\nMKTAYIAKQRQISFVKSHFSRQ\n>b\nACDEFGHIKLMNPQRSTVWY\n")
     demo = REPO / "resources/demo/proteins.parquet"
+    flat = tmp_path / "flat_input.parquet"
+    straight = np.zeros((16, 3), dtype=np.float32)
+    straight[:, 0] = 3.8 * np.arange(16)  # residues 6 apart are 22.8 Å apart: no contact
+    write_proteins([ProteinRecord(f"f{k}", "ACDEFGHIKLMNPQRS", ca=straight)
+                    for k in range(config["contacts"]["train_proteins"] + 2)], flat)  # fmt: skip
     config["datasets"] = {"demo": {"format": "table", "inputs": [str(demo)]},
-                          "mine": {"format": "fasta", "inputs": [str(fasta)]}}  # fmt: skip
+                          "mine": {"format": "fasta", "inputs": [str(fasta)]},
+                          "flat": {"format": "table", "inputs": [str(flat)]}}  # fmt: skip
     config["epistasis"]["activate"] = False
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    for name, fmt, source in (("demo", "table", demo), ("mine", "fasta", fasta)):
+    for name, fmt, source in (("demo", "table", demo), ("mine", "fasta", fasta), ("flat", "table", flat)):
         table = tmp_path / f"results/proteins/{name}.parquet"
         run_prepare([source], fmt=fmt, output=table)
         run_plan(table, tmp_path / f"results/proteins/{name}.plan.json", dataset=name,
@@ -87,6 +95,16 @@ def test_dry_run_after_the_plan_requests_only_what_each_dataset_supports(tmp_pat
     for analysis in ("views", "contacts", "probing"):
         assert out.count(f"dataset mine: {analysis} skipped:") == 1, analysis
     assert "dataset demo:" not in out
+    assert "output: results/contacts/antiberty/flat" not in out
+    assert "output: results/views/antiberty/flat" in out and "output: results/probing/antiberty/flat" in out
+    n_flat = config["contacts"]["train_proteins"] + 2
+    assert out.count(f"dataset flat: contacts skipped: none of the {n_flat} proteins with CA coordinates has a contact") == 1
+    assert out.count("dataset flat:") == 1
+    # the default comparison lists the probes of the datasets that are probed, as the paper target does
+    compare = next(line for line in out.splitlines() if " compare --enrichment " in line)
+    assert "--probing results/probing/antiberty/demo results/probing/antiberty/flat -o" in compare, compare
+    assert "output: results/comparison/comparison.csv, results/comparison/comparison.md, " \
+           "results/comparison/probing_comparison.csv" in out  # fmt: skip
 
 
 def test_misspelled_config_key_stops_the_run_naming_the_key(tmp_path):
@@ -239,6 +257,8 @@ def test_full_run_on_two_real_proteins(tiny_run):
     null_models = pd.read_csv(tiny_run / "results/robustness/antiberty/two/null_models.csv")
     assert len(null_models) > 0
     assert (tiny_run / "results/comparison/comparison.md").stat().st_size > 0
+    probes = pd.read_csv(tiny_run / "results/comparison/probing_comparison.csv")
+    assert set(zip(probes["model"], probes["dataset"])) == {("antiberty", "two")}
     assert any((tiny_run / "results/paper_analyses/antiberty/two").glob("*.png"))
     assert any((tiny_run / "results/probing/antiberty/two").glob("*.csv"))
 

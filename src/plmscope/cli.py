@@ -203,7 +203,7 @@ def run_compare(args: argparse.Namespace) -> None:
         paper_heads=Path(args.paper_heads),
         paper_blosum=Path(args.paper_blosum),
         feature_datasets=pairs or None,
-        probing_dirs=[Path(p) for p in args.probing or []],
+        probing_dirs=None if args.probing is None else [Path(p) for p in args.probing],
         alternate_dirs=args.enrichment_alternate,
     )
     logging.info("comparison summary: %s", summary)
@@ -300,6 +300,7 @@ def run_plan(args: argparse.Namespace) -> None:
         dataset=args.dataset,
         markdown=None if args.markdown is None else Path(args.markdown),
         contacts_train_proteins=args.contacts_train_proteins,
+        contact_cutoff=args.contact_cutoff,
         valid_dataset=args.valid_dataset,
         inactive=args.inactive,
     )
@@ -519,8 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-blosum", default="resources/paper/vig2021_blosum.csv")
     p.add_argument("--feature-dataset", nargs="+", metavar="FEATURE=DATASET",
                    help="dataset each feature is measured on (amino_acids=... for BLOSUM62)")
-    p.add_argument("--probing", nargs="+", metavar="DIR",
-                   help="probing outputs (<model>/<dataset>, provis or plmscope semantics) to list, labelled")
+    p.add_argument("--probing", nargs="*", metavar="DIR",
+                   help="probing outputs (<model>/<dataset>, provis or plmscope semantics) to list, labelled, in "
+                        "probing_comparison.csv beside the output (given without DIR: written empty, no probing ran)")
     p.add_argument("--enrichment-alternate", nargs="+", default=None,
                    help="the same runs' enrichment under the other semantics, same order (fills the other column)")
     p.set_defaults(func=run_compare)
@@ -585,6 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", help="also write the plan as a Markdown page")
     p.add_argument("--contacts-train-proteins", type=int, default=opt.CONTACT_TRAIN_PROTEINS,
                    help="proteins the contact regression trains on")
+    p.add_argument("--contact-cutoff", type=float, default=opt.CONTACT_CUTOFF,
+                   help="CA-CA distance (Å) of a contact: a table without a contact at |i - j| >= 6 skips contacts")
     p.add_argument("--valid-dataset", action="store_true", help="probing validates on another dataset")
     p.add_argument("--inactive", nargs="*", default=[], help="analyses switched off in the configuration")
     p.set_defaults(func=run_plan)

@@ -374,6 +374,12 @@ def get_probing_output(models, datasets):
     return expand("results/probing/{model}/{dataset}", model=models, dataset=datasets)
 
 
+def get_planned_probing_output(wildcards):
+    """Probing directories of the default run: each configured model on each dataset whose plan runs probing
+    (none when probing.activate is false); the default comparison lists them as the paper target does."""
+    return get_probing_output(MODELS, [dataset for dataset in DATASETS if is_planned(dataset, "probing")])
+
+
 def get_comparison_datasets():
     """Datasets the paper comparison reads: those `paper.feature_datasets` names, else every paper dataset."""
     named = [d for d in PAPER["feature_datasets"].values() if d in PAPER["datasets"]]

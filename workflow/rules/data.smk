@@ -69,6 +69,7 @@ checkpoint data_plan:
     params:
         plmscope=PLMSCOPE,
         train_proteins=config["contacts"]["train_proteins"],
+        cutoff=config["contacts"]["contact_cutoff"],
         valid=["--valid-dataset"] if config["probing"].get("valid_dataset") else [],
         inactive=get_plan_inactive(),
     conda:
@@ -80,5 +81,6 @@ checkpoint data_plan:
         runtime=10,
     shell:
         "{params.plmscope:q} --log {log:q} plan --proteins {input:q} --dataset {wildcards.dataset:q} -o {output.json:q}"
-        " --markdown {output.md:q} --contacts-train-proteins {params.train_proteins:q} {params.valid:q}"
+        " --markdown {output.md:q} --contacts-train-proteins {params.train_proteins:q}"
+        " --contact-cutoff {params.cutoff:q} {params.valid:q}"
         " --inactive {params.inactive:q}"

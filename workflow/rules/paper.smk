@@ -36,6 +36,7 @@ rule analysis_comparison:
     input:
         enrichment=expand("results/enrichment/{model}/{dataset}", model=MODELS, dataset=DATASETS),
         analyses=get_paper_analyses_output(MODELS, DATASETS),
+        probing=get_planned_probing_output,  # as the paper target: the probes beside the comparison
         paper_heads=PAPER_VALUES_DIR / "vig2021_top_heads.csv",
         paper_blosum=PAPER_VALUES_DIR / "vig2021_blosum.csv",
     output:
@@ -47,6 +48,7 @@ rule analysis_comparison:
             labels={"table": "configured models"},
         ),
         md="results/comparison/comparison.md",
+        probing="results/comparison/probing_comparison.csv",
     log:
         "logs/analysis_comparison/comparison.log",
     params:
@@ -59,7 +61,7 @@ rule analysis_comparison:
         runtime=10,
     shell:
         "{params.plmscope:q} --log {log:q} compare --enrichment {input.enrichment:q} --paper-analyses {input.analyses:q}"
-        " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q}"
+        " --paper-heads {input.paper_heads:q} --paper-blosum {input.paper_blosum:q} --probing {input.probing:q}"
         " -o {output.csv:q} --markdown {output.md:q}"
 
 

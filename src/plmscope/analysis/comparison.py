@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from plmscope.errors import located
+
+log = logging.getLogger(__name__)
 
 PAPER_MODELS: dict[str, str] = {
     "tape_bert": "TapeBert",
@@ -31,6 +34,14 @@ PAPER_SOURCES: dict[str, str] = {
 
 COMPARED_FEATURES: tuple[str, ...] = ("contact", "binding_site", "ptm")
 """Features whose top head the paper reports for every model."""
+
+PER_LAYER_FEATURES: tuple[str, ...] = ("helix", "strand", "turn_bend")
+"""Secondary-structure features: the paper reports attention to them per layer only (Fig. 4), no top
+head. The comparison lists our top head where our enrichment carries the feature (paper columns
+empty); the per-layer profile and center of gravity are in the ``paper`` output (``gravity.csv``)."""
+
+REPORTED_FEATURES: tuple[str, ...] = COMPARED_FEATURES + PER_LAYER_FEATURES
+"""Features of the comparison table: the paper's top-head features, then the per-layer-only ones."""
 
 PAPER_HEAD_COLUMNS: tuple[str, ...] = ("model_key", "feature", "paper_head", "paper_value_pct", "paper_background_pct")
 """Required columns of the paper's top-head table (``resources/paper/vig2021_top_heads.csv``)."""
@@ -203,7 +214,7 @@ def build_comparison(
     paper_heads: pd.DataFrame,
     paper_blosum: pd.DataFrame,
     *,
-    features: Sequence[str] = COMPARED_FEATURES,
+    features: Sequence[str] = REPORTED_FEATURES,
     feature_datasets: Mapping[str, str] | None = None,
     include_paper_only: bool = True,
 ) -> pd.DataFrame:
@@ -213,7 +224,8 @@ def build_comparison(
         results: our results, one per (model, dataset), in the order to report.
         paper_heads: from :func:`read_paper_heads`.
         paper_blosum: from :func:`read_paper_blosum`.
-        features: features compared.
+        features: features compared; those outside :data:`COMPARED_FEATURES` (the paper has no top
+            head for them, :data:`PER_LAYER_FEATURES`) get a row only where our enrichment carries them.
         feature_datasets: feature -> the dataset it is measured on (the paper measures contacts on
             ProteinNet, binding sites and PTMs on their own sets); key ``"amino_acids"`` names the
             dataset of the BLOSUM62 correlation. Given, each model gets one row per feature, from
@@ -235,8 +247,11 @@ def build_comparison(
         ours = {r.model_key for r in results}
         known = list(dict.fromkeys([*paper_heads["model_key"], *paper_blosum["model_key"]]))
         entries += [(PAPER_MODELS.get(k, k), None, k, None, None, None) for k in known if k not in ours]
+    _check_feature_datasets(results, features, feature_datasets)
     for model, dataset, key, table, blosum_r, result in entries:
         for feature in features:
+            if feature not in COMPARED_FEATURES and not _carries(table, feature):
+                continue  # no paper top head, and none of ours: nothing to show
             row = {"model": model, "dataset": dataset, "model_key": key, "feature": feature}
             if table is None:
                 row.update(_our_top(pd.DataFrame(columns=["feature"]), feature))
@@ -262,6 +277,36 @@ def build_comparison(
     if feature_datasets:
         frame = _pick_datasets(frame, results, feature_datasets)
     return frame.astype({"same_head": "boolean", "our_heads_tested": "int64"})
+
+
+def _carries(table: pd.DataFrame | None, feature: str) -> bool:
+    """True when an enrichment table has ``feature`` with a background (its proteins are annotated for it)."""
+    if table is None:
+        return False
+    rows = table[table["feature"] == feature]
+    return bool(len(rows)) and bool(np.isfinite(rows["background"].to_numpy(dtype=float, na_value=np.nan)).any())
+
+
+def _check_feature_datasets(
+    results: Sequence[ModelResult], features: Sequence[str], feature_datasets: Mapping[str, str] | None
+) -> None:
+    """Warn once for each ``feature_datasets`` entry the table cannot use, instead of ignoring it silently.
+
+    An entry is unused when its feature is not compared, or when no result measured on its dataset
+    carries the feature (e.g. a secondary-structure dataset whose table has no DSSP states).
+    """
+    for feature, dataset in (feature_datasets or {}).items():
+        if feature == "amino_acids":
+            continue
+        if feature not in features:
+            log.warning("feature_datasets %s -> %s: %s is not a feature of the comparison (%s); not compared",
+                        feature, dataset, feature, ", ".join(features))  # fmt: skip
+        elif feature not in COMPARED_FEATURES and not any(
+            r.dataset == dataset and _carries(r.enrichment, feature) for r in results
+        ):
+            log.warning("feature_datasets %s -> %s: no enrichment of dataset %s carries %s (no annotated protein, or "
+                        "the dataset is not among the compared runs); not compared", feature, dataset, dataset,
+                        feature)  # fmt: skip
 
 
 def _by_semantics(result: ModelResult | None, feature: str) -> dict:
@@ -307,6 +352,16 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _per_layer_note(frame: pd.DataFrame) -> list[str]:
+    """Why the secondary-structure rows have no paper value (when the table has such rows)."""
+    shown = [f for f in PER_LAYER_FEATURES if (frame["feature"] == f).any()]
+    if not shown:
+        return []
+    return [f"{', '.join(shown)}: the paper reports attention to secondary structure per layer only (Fig. 4), no "
+            "top head, so the paper columns are empty; our per-layer profile and center of gravity are in "
+            "`paper_analyses/<model>/<dataset>/gravity.csv`.", ""]  # fmt: skip
 
 
 def _semantics_notes(frame: pd.DataFrame) -> list[str]:
@@ -365,6 +420,7 @@ def comparison_markdown(frame: pd.DataFrame) -> str:
             head_rows,
         ),  # fmt: skip
         "",
+        *_per_layer_note(frame),
         *_semantics_notes(frame),
         "## Attention similarity of amino acids vs BLOSUM62 (Pearson r)",
         "",

@@ -149,6 +149,33 @@ def contact_labels(
     return pair_contacts(ca, valid, i, j, cutoff=cutoff, min_separation=1)
 
 
+def check_two_classes(n_pairs: int, n_contacts: int, *, where: str, hint: str = "use more training proteins") -> None:
+    """Raise a one-line error when training pairs hold a single class (no contact, or only contacts).
+
+    scikit-learn's logistic regression refuses a single class with a long message of its own; this
+    names what was trained on instead: ``"<where> hold <n> labelled pairs (|i - j| >= 6), <k> of them
+    contacts: ..."``.
+    """
+    if 0 < n_contacts < n_pairs:
+        return
+    what = "no contact" if n_contacts == 0 else "only contacts"
+    raise PlmscopeError(
+        f"{where} hold {n_pairs} labelled pair(s) (|i - j| >= {MIN_SEPARATION}), {n_contacts} of them contacts "
+        f"({what}): the contact regression needs contacts and non-contacts; {hint}"
+    )
+
+
+def label_counts(ca: np.ndarray, valid: np.ndarray, *, length: int, cutoff: float = CONTACT_CUTOFF) -> tuple[int, int]:
+    """``(labelled pairs, contacts)`` among the pairs ``j - i >= 6`` of a protein's first ``length`` residues.
+
+    These are the training pairs :func:`train_predictor` sees for the protein, known from the
+    coordinates alone, so a training set without a contact is found before any model runs.
+    """
+    i, j = upper_pairs(int(length))
+    labels = contact_labels(np.asarray(ca)[:length], np.asarray(valid)[:length], i, j, cutoff=cutoff)
+    return int(np.count_nonzero(labels >= 0)), int(np.count_nonzero(labels == 1))
+
+
 def range_mask(i: np.ndarray, j: np.ndarray, range_name: RangeName) -> np.ndarray:
     """``(P,)`` bool: the pair's separation ``|i - j|`` lies in :data:`RANGES` ``[range_name]``."""
     if range_name not in RANGES:
@@ -352,10 +379,7 @@ def fit_regression(
     labels = np.asarray(labels)
     if ((labels != 0) & (labels != 1)).any():
         raise PlmscopeError("fit_regression: labels must be 0 or 1 (drop unknown pairs first)")
-    classes = np.unique(labels)
-    if len(classes) < 2:
-        what = "no contact" if len(classes) == 0 or classes[0] == 0 else "only contacts"
-        raise PlmscopeError(f"contact regression: the training pairs hold {what}; use more training proteins")
+    check_two_classes(len(labels), int(labels.sum()), where="contact regression: the training pairs")
     major, minor = (int(v) for v in sklearn.__version__.split(".")[:2])
     penalty = {"l1_ratio": 1.0} if (major, minor) >= (1, 8) else {"penalty": "l1"}
     model = LogisticRegression(C=float(C), solver=solver, random_state=int(seed), max_iter=int(max_iter), **penalty)
@@ -471,6 +495,7 @@ def train_predictor(
     known = [p.labels >= 0 for p in train]
     x = np.concatenate([p.features[k] for p, k in zip(train, known)])
     y = np.concatenate([p.labels[k] for p, k in zip(train, known)]).astype(np.int64)
+    check_two_classes(len(y), int(y.sum()), where=f"contact regression: the {len(train)} training protein(s)")
     regression = fit_regression(x, y, C=C, solver=solver, seed=seed, standardize=standardize)
     best, head_precision = select_best_head(
         [p.features for p in train], [p.labels for p in train], [(p.i, p.j) for p in train],

@@ -81,11 +81,38 @@ PROVIS_PROBE_LAYERS_FROM = 1
 """provis probes the outputs of layers 1..N; layer 0 (the embedding layer) is not probed."""
 
 PROVIS_PROBE_MAX_RESIDUES: dict[str, int | None] = {
-    "secondary": None, "binding_site": 512, "contact_embedding": None, "contact_attention": 510,
+    "secondary": None, "binding_site": 512, "contact_embedding": None, "contact_attention": None,
 }  # fmt: skip
-"""Residues per protein provis's datasets keep: BindingSiteDataset crops to 512 residues; the
-attention contact probe runs at ``--max_seq_len 512`` tokens; TAPE's secondary-structure and
-ProteinNet datasets keep whole chains."""
+"""Residues per protein provis's datasets keep: ``BindingSiteDataset`` cuts the sequence *and* its
+label positions to ``max_seqlen = 512`` residues before tokenising (the model sees 512 residues plus
+its special tokens); TAPE's secondary-structure and ProteinNet datasets keep whole chains."""
+
+PROVIS_PROBE_MAX_TOKENS: dict[str, int | None] = {
+    "secondary": None, "binding_site": None, "contact_embedding": None, "contact_attention": 512,
+}  # fmt: skip
+"""Tokens per protein, special tokens included: the attention contact probe runs at
+``--max_seq_len 512`` (``probe_contact_attention.sh``), i.e. 510 residues with BERT's <cls>/<sep>."""
+
+
+def provis_kept_residues(settings: str, n_residues: int, *, n_special: int = 2) -> int:
+    """Residues of a protein that a provis probe reads: the model's input *and* the labels.
+
+    Args:
+        settings: key of :data:`PROVIS_PROBE_SETTINGS` (the probe's dataset).
+        n_residues: residues available (the sequence, already cut to the model's limit).
+        n_special: special tokens the model adds (BERT: 2), counted in :data:`PROVIS_PROBE_MAX_TOKENS`.
+
+    Returns:
+        The first ``n`` residues kept: the sequence is cut to them before the model runs, as
+        provis's datasets cut the sequence, not only the labels.
+    """
+    n = int(n_residues)
+    residues, tokens = PROVIS_PROBE_MAX_RESIDUES[settings], PROVIS_PROBE_MAX_TOKENS[settings]
+    if residues is not None:
+        n = min(n, residues)
+    if tokens is not None:
+        n = min(n, tokens - int(n_special))
+    return max(n, 0)
 
 # ---------------------------------------------------------------- labels and metrics
 
@@ -466,7 +493,7 @@ class ProvisProbeJob:
         probe: ``embedding`` or ``attention`` (the features), as in plmscope's ``probing.csv``.
         task: plmscope task name (``helix``, ``strand``, ``turn_bend``, ``binding_site``, ``contact``).
         kind: :data:`ProbeKind` of :func:`train_provis_probe`.
-        settings: key of :data:`PROVIS_PROBE_SETTINGS` (and of :data:`PROVIS_PROBE_MAX_RESIDUES`).
+        settings: key of :data:`PROVIS_PROBE_SETTINGS` (and of the residue limits, :func:`provis_kept_residues`).
         metric: headline metric (``metric`` argument of :func:`train_provis_probe`).
     """
 
@@ -513,19 +540,21 @@ def provis_probe_jobs(tasks: Sequence[str]) -> list[ProvisProbeJob]:
 
 
 def provis_record_labels(
-    record, jobs: Sequence[ProvisProbeJob], *, limit: int, cutoff: float = 8.0, min_separation: int = 6
-) -> dict[str, np.ndarray]:
+    record, jobs: Sequence[ProvisProbeJob], *, limit: int, n_special: int = 2, cutoff: float = 8.0,
+    min_separation: int = 6,
+) -> dict[str, np.ndarray]:  # fmt: skip
     """Labels of one protein (a :class:`plmscope.data.table.ProteinRecord`) for each job it is annotated for.
 
-    The sequence is cut to ``limit`` residues (what the model saw), then to the job's
-    :data:`PROVIS_PROBE_MAX_RESIDUES`; a job's features are cut to its labels' length. Secondary
+    The sequence is cut to ``limit`` residues (the model's limit), then to what the job's dataset
+    keeps (:func:`provis_kept_residues`); the labels' length is the residues the job's model input
+    holds (the features of a job come from a forward pass over exactly those residues). Secondary
     structure: :func:`provis_ss_labels`; binding sites: 1 at annotated sites, else 0; contacts:
     :func:`provis_contact_labels` (``(L, L)``).
     """
     n = min(len(record.sequence), int(limit))
     out: dict[str, np.ndarray] = {}
     for job in jobs:
-        m = n if PROVIS_PROBE_MAX_RESIDUES[job.settings] is None else min(n, PROVIS_PROBE_MAX_RESIDUES[job.settings])
+        m = provis_kept_residues(job.settings, n, n_special=n_special)
         if job.task in PROVIS_SS_CLASSES and record.ss8 is not None:
             out[job.name] = provis_ss_labels(record.ss8[:m], job.task)
         elif job.task == "binding_site" and record.sites is not None:

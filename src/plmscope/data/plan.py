@@ -6,9 +6,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from plmscope.data.contacts import contact_pairs
 from plmscope.data.table import ProteinRecord
+from plmscope.options import CONTACT_CUTOFF, CONTACT_MIN_SEPARATION
 
-MIN_SEPARATION = 6
+MIN_SEPARATION = CONTACT_MIN_SEPARATION
 """Smallest sequence separation of a contact pair (as in contact prediction and enrichment)."""
 
 ANALYSES: tuple[str, ...] = ("views", "contacts", "probing", "robustness", "contact_maps", "sequence_views")
@@ -23,17 +25,34 @@ def has_structure(record: ProteinRecord) -> bool:
     return len(index) >= 2 and int(index[-1] - index[0]) >= MIN_SEPARATION
 
 
-def capabilities(records: Sequence[ProteinRecord]) -> dict[str, Any]:
+def has_contact(record: ProteinRecord, *, cutoff: float = CONTACT_CUTOFF) -> bool:
+    """True when two residues ``|i - j| >= MIN_SEPARATION`` apart have CA atoms closer than ``cutoff`` Å.
+
+    The contact regression learns from such pairs; a table whose proteins hold none cannot train it.
+    """
+    if not has_structure(record):
+        return False
+    i, _ = contact_pairs(record.ca, record.valid, cutoff=cutoff, min_separation=MIN_SEPARATION)
+    return len(i) > 0
+
+
+def capabilities(records: Sequence[ProteinRecord], *, contact_cutoff: float = CONTACT_CUTOFF) -> dict[str, Any]:
     """Counts of what a protein table carries.
 
+    Args:
+        records: the proteins.
+        contact_cutoff: CA-CA distance (Å) of a contact, for ``n_contact_proteins``.
+
     Returns:
-        ``{"n_proteins", "n_coordinates", "n_ss8", "n_sites", "n_ptms", "min_length", "max_length"}``;
-        lengths are None for an empty table.
+        ``{"n_proteins", "n_coordinates", "n_contact_proteins", "n_ss8", "n_sites", "n_ptms", "min_length",
+        "max_length"}``; ``n_contact_proteins`` counts proteins with at least one contact at
+        ``|i - j| >= MIN_SEPARATION`` (:func:`has_contact`); lengths are None for an empty table.
     """
     lengths = [len(r.sequence) for r in records]
     return {
         "n_proteins": len(records),
         "n_coordinates": sum(has_structure(r) for r in records),
+        "n_contact_proteins": sum(has_contact(r, cutoff=contact_cutoff) for r in records),
         "n_ss8": sum(r.ss8 is not None for r in records),
         "n_sites": sum(bool(r.sites) for r in records),
         "n_ptms": sum(bool(r.ptms) for r in records),
@@ -67,6 +86,11 @@ def plan_analyses(caps: dict[str, Any], *, contacts_train_proteins: int, valid_d
             f"{_proteins(n_coords)} with CA coordinates; fitting and testing the contact regression needs {need} "
             f"(contacts.train_proteins {contacts_train_proteins} + 1)"
         )
+    elif caps["n_contact_proteins"] == 0:
+        plan["contacts"] = (
+            f"none of the {_proteins(n_coords)} with CA coordinates has a contact at |i - j| >= {MIN_SEPARATION}; "
+            f"the contact regression has no positive pair to train on"
+        )
     labelled = max(caps["n_ss8"], caps["n_sites"], n_coords)
     need_probe = 1 if valid_dataset else 2
     if labelled < need_probe:
@@ -89,7 +113,8 @@ def plan_markdown(dataset: str, caps: dict[str, Any], plan: dict[str, str | None
         f"# Dataset {dataset}: analysis plan",
         "",
         f"{caps['n_proteins']} protein(s), lengths {caps['min_length']}-{caps['max_length']}; "
-        f"with CA coordinates {caps['n_coordinates']}, secondary structure {caps['n_ss8']}, "
+        f"with CA coordinates {caps['n_coordinates']} (with a contact at |i - j| >= {MIN_SEPARATION}: "
+        f"{caps['n_contact_proteins']}), secondary structure {caps['n_ss8']}, "
         f"binding sites {caps['n_sites']}, PTMs {caps['n_ptms']}.",
         "",
         "| analysis | planned |",

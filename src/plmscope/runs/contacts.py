@@ -19,9 +19,11 @@ from plmscope.analysis.contact_prediction import (
     RangeName,
     Solver,
     TopK,
+    check_two_classes,
     contact_labels,
     evaluate_protein,
     regression_table,
+    label_counts,
     pair_features,
     regression_coefficients,
     split_train_test,
@@ -112,6 +114,7 @@ def run_contacts(
     except PlmscopeError as exc:
         raise located(proteins_path, str(exc)) from None
     log.info("%d training and %d test proteins (seed %d)", len(train), len(test), seed)
+    _check_training_contacts(proteins_path, train, usable, seed=seed, cutoff=contact_cutoff, max_residues=max_residues)
 
     from plmscope.models.registry import load_adapter
 
@@ -255,6 +258,30 @@ def _usable(records: Sequence[ProteinRecord], *, max_residues: int, long_sequenc
     if skipped:
         log.warning("%d protein(s) longer than %d residues skipped", skipped, max_residues)
     return out
+
+
+def _check_training_contacts(
+    proteins_path: Path, train: Sequence[ProteinRecord], usable: Sequence[ProteinRecord], *, seed: int, cutoff: float,
+    max_residues: int,
+) -> None:  # fmt: skip
+    """Refuse, before any model runs, training proteins whose pairs ``j - i >= 6`` hold a single class.
+
+    The labels come from the CA coordinates of the analysed prefix (``max_residues``), exactly the
+    pairs the regression would be fitted on.
+    """
+    counts = {r.id: label_counts(r.ca, r.valid, length=min(len(r.sequence), max_residues), cutoff=cutoff)
+              for r in usable}  # fmt: skip
+    n_pairs = sum(counts[r.id][0] for r in train)
+    n_contacts = sum(counts[r.id][1] for r in train)
+    with_contact = sum(1 for _, contacts in counts.values() if contacts > 0)
+    hint = (f"{with_contact} of the {len(usable)} usable protein(s) have a contact (CA-CA < {cutoff:g} Å); "
+            f"use more --train-proteins or another --seed")  # fmt: skip
+    if with_contact == 0:
+        hint = f"none of the {len(usable)} usable protein(s) has one (CA-CA < {cutoff:g} Å): this table cannot train it"
+    try:
+        check_two_classes(n_pairs, n_contacts, where=f"the {len(train)} training protein(s) (seed {seed})", hint=hint)
+    except PlmscopeError as exc:
+        raise located(proteins_path, str(exc)) from None
 
 
 def _proteins(

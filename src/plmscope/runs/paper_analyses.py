@@ -199,7 +199,7 @@ def run_comparison(
     paper_heads: str | Path = PAPER_HEADS,
     paper_blosum: str | Path = PAPER_BLOSUM,
     feature_datasets: Mapping[str, str] | None = None,
-    probing_dirs: Sequence[str | Path] = (),
+    probing_dirs: Sequence[str | Path] | None = None,
     alternate_dirs: Sequence[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Put our top heads and BLOSUM62 correlations beside the paper's, as CSV and Markdown.
@@ -220,7 +220,9 @@ def run_comparison(
             see :func:`plmscope.analysis.comparison.build_comparison`.
         probing_dirs: probing outputs ``.../<model>/<dataset>`` of either semantics; listed, labelled
             by semantics, in ``probing_comparison.csv`` beside ``output_csv`` and in the Markdown
-            (:func:`plmscope.analysis.comparison.probing_comparison`).
+            (:func:`plmscope.analysis.comparison.probing_comparison`). An empty list (no dataset was
+            probed) writes the table with its header only and says so in the Markdown, so a workflow
+            rule always finds its output; None writes no probing table.
         alternate_dirs: the enrichment of each run under the other semantics, same order as
             ``enrichment_dirs`` (the ``paper`` target's ``results/enrichment_<semantics>/...``).
 
@@ -269,19 +271,30 @@ def run_comparison(
         with atomic_path(output_csv.with_name("probing_comparison.csv")) as tmp:
             probing.to_csv(tmp, index=False)
     with atomic_path(output_md) as tmp:
-        tmp.write_text(comparison_markdown(frame) + ("" if probing is None else "\n" + probing_markdown(probing)))
+        tmp.write_text(comparison_markdown(frame) + ("" if probing is None else "\n" + _probing_section(probing)))
     return {"csv": str(output_csv), "markdown": str(output_md), "rows": len(frame)}
 
 
-def _probing_comparison(probing_dirs: Sequence[str | Path]) -> pd.DataFrame | None:
-    """:func:`probing_comparison` of probing outputs ``<model>/<dataset>`` (None without any)."""
+def _probing_section(probing: pd.DataFrame) -> str:
+    """The Markdown section of the probing comparison; one line when no probing output was given."""
+    if probing.empty:
+        return ("## Probes per layer\n\nNo probing output: no dataset was probed (probing.activate is false, or no "
+                "dataset's plan runs probing: see results/plan/).\n")  # fmt: skip
+    return probing_markdown(probing)
+
+
+def _probing_comparison(probing_dirs: Sequence[str | Path] | None) -> pd.DataFrame | None:
+    """:func:`probing_comparison` of probing outputs ``<model>/<dataset>`` (None when not asked for; an
+    empty table for an empty list)."""
+    if probing_dirs is None:
+        return None
     results = []
     for d in map(Path, probing_dirs):
         if not (d / "probing.csv").is_file():
             raise located(d / "probing.csv", "file not found (run `plmscope probe` first)")
         gravity = d / "probing_gravity.csv"
         results.append((d.parent.name, d.name, pd.read_csv(d / "probing.csv"), pd.read_csv(gravity) if gravity.is_file() else None))
-    return probing_comparison(results) if results else None
+    return probing_comparison(results)
 
 
 def _semantics_tables(enrichment_dir: Path, alternate: Path | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import logging
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,6 +24,7 @@ def run_plan(
     dataset: str,
     markdown: str | Path | None = None,
     contacts_train_proteins: int = opt.CONTACT_TRAIN_PROTEINS,
+    contact_cutoff: float = opt.CONTACT_CUTOFF,
     valid_dataset: bool = False,
     inactive: Sequence[str] = (),
 ) -> dict[str, Any]:
@@ -34,6 +36,8 @@ def run_plan(
         dataset: dataset name (for messages and the page title).
         markdown: optional Markdown page of the same plan (for the report).
         contacts_train_proteins: proteins the contact regression trains on.
+        contact_cutoff: CA-CA distance (Å) of a contact; a table without any contact at
+            ``|i - j| >= 6`` cannot train the contact regression, so contacts are skipped.
         valid_dataset: probing validates on another dataset.
         inactive: analyses switched off in the configuration (listed as such, not as skipped).
 
@@ -46,7 +50,9 @@ def run_plan(
     unknown = [name for name in inactive if name not in ANALYSES]
     if unknown:
         raise PlmscopeError(f"plan inactive: unknown analysis {unknown}; choose from {list(ANALYSES)}")
-    caps = capabilities(read_proteins(proteins_path))
+    if not (math.isfinite(contact_cutoff) and contact_cutoff > 0):
+        raise PlmscopeError(f"plan contact_cutoff: must be a positive distance in Å, got {contact_cutoff!r}")
+    caps = capabilities(read_proteins(proteins_path), contact_cutoff=contact_cutoff)
     plan = plan_analyses(caps, contacts_train_proteins=contacts_train_proteins, valid_dataset=valid_dataset)
     for name in inactive:
         plan[name] = "switched off in the configuration (activate: false)"

@@ -289,7 +289,8 @@ def run_provis_probing(
         adapter = load_adapter(model, max_residues=max_residues, device=device, dtype=inference_dtype("provis", dtype))
         proteins = [
             (split, r.id, r.sequence[: adapter.max_residues],
-             provis_record_labels(r, jobs, limit=adapter.max_residues, cutoff=contact_cutoff, min_separation=contact_min_separation))
+             provis_record_labels(r, jobs, limit=adapter.max_residues, n_special=adapter.n_special, cutoff=contact_cutoff,
+                                  min_separation=contact_min_separation))
             for split, records in (("train", train_records), ("valid", valid_records)) for r in records
         ]  # fmt: skip
         jobs, skipped = _provis_usable(jobs, proteins)
@@ -359,7 +360,7 @@ def _provis_usable(jobs: Sequence[ProvisProbeJob], proteins) -> tuple[list[Provi
 
 
 class _NpyList(Sequence):
-    """Arrays saved as ``.npy`` files, loaded (memory-mapped) one at a time: a lazy per-protein sequence."""
+    """Arrays saved as ``.npy`` files, read into memory one at a time: a lazy per-protein sequence."""
 
     def __init__(self, paths: Sequence[Path]):
         self.paths = list(paths)
@@ -368,37 +369,51 @@ class _NpyList(Sequence):
         return len(self.paths)
 
     def __getitem__(self, index):
-        return np.load(self.paths[index], mmap_mode="r")
+        return np.load(self.paths[index])  # one protein in memory (writable, as torch wants)
 
 
 def _provis_features(adapter, proteins, group: Sequence[int], jobs: Sequence[ProvisProbeJob], scratch: Path, *,
-                     max_tokens: int) -> dict[tuple[int, str, str], Path]:  # fmt: skip
-    """Run the model once over every protein; save each layer's hidden states ``(L, D)`` (and the attention
-    ``(H, L, L)`` of proteins with contact labels, when the attention probe runs) to ``scratch``.
+                     max_tokens: int) -> dict[tuple[int, str, str, int], Path]:  # fmt: skip
+    """Run the model over every cut of every protein a job reads; save each layer's hidden states ``(n, D)``
+    (and the attention ``(H, n, n)`` where the attention probe reads that cut) to ``scratch``.
 
-    Returns ``(layer, "hidden" | "attention", protein id) -> path``.
+    A job's labels are as long as the residues its provis dataset keeps (binding sites 512, the
+    attention contact probe 512 tokens, whole chains otherwise), and provis cuts the *sequence*
+    before the model runs: so the features of a job come from a forward pass over exactly its
+    labels' residues, one pass per distinct cut of a protein (a single one for proteins within
+    every limit).
+
+    Returns ``(layer, "hidden" | "attention", protein id, residues) -> path``.
     """
     from plmscope.models.inference import plan_batches
 
     for old in scratch.glob("*.npy"):
         old.unlink()  # the previous group's features
-    want_attention = any(j.kind == "contact_attention" for j in jobs)
-    store: dict[tuple[int, str, str], Path] = {}
-    batches = plan_batches([len(p[2]) for p in proteins], max_tokens=max_tokens, n_special=adapter.n_special)
-    bar = Progress(len(proteins), "proteins", f"model pass for layers {group[0]}-{group[-1]}:")
+    cuts: dict[tuple[str, int], tuple[str, set[str]]] = {}  # (protein id, residues) -> (sequence, sources)
+    for _, pid, seq, labels in proteins:
+        for job in jobs:
+            if job.name in labels:
+                n = len(labels[job.name])
+                source = "attention" if job.kind == "contact_attention" else "hidden"
+                cuts.setdefault((pid, n), (seq[:n], set()))[1].add(source)
+    items = list(cuts.items())
+    store: dict[tuple[int, str, str, int], Path] = {}
+    batches = plan_batches([n for (_, n), _ in items], max_tokens=max_tokens, n_special=adapter.n_special)
+    bar = Progress(len(items), "protein cuts", f"model pass for layers {group[0]}-{group[-1]}:")
     for index in batches:
-        members = [proteins[k] for k in index]
-        encoded = adapter.encode([p[2] for p in members], ids=[p[1] for p in members])
+        members = [items[k] for k in index]
+        encoded = adapter.encode([seq for _, (seq, _) in members], ids=[pid for (pid, _), _ in members])
+        want_attention = any("attention" in sources for _, (_, sources) in members)
         with torch.inference_mode():
             hidden = adapter.hidden_states(encoded)
             attention = adapter.attentions(encoded) if want_attention else None
-        for b, (_, pid, seq, labels) in enumerate(members):
-            n = len(seq)
+        for b, ((pid, n), (_, sources)) in enumerate(members):
             for layer in group:
-                store[layer, "hidden", pid] = path = scratch / f"{layer}-h-{len(store)}.npy"
-                np.save(path, hidden[layer][b, :n].float().cpu().numpy())
-                if want_attention and "contact_attention" in labels:
-                    store[layer, "attention", pid] = path = scratch / f"{layer}-a-{len(store)}.npy"
+                if "hidden" in sources:
+                    store[layer, "hidden", pid, n] = path = scratch / f"{layer}-h-{len(store)}.npy"
+                    np.save(path, hidden[layer][b, :n].float().cpu().numpy())
+                if "attention" in sources:
+                    store[layer, "attention", pid, n] = path = scratch / f"{layer}-a-{len(store)}.npy"
                     np.save(path, attention[layer - 1][b, :, :n, :n].float().cpu().numpy())
         bar.update(len(index))
     return store
@@ -410,25 +425,10 @@ def _provis_probe(job: ProvisProbeJob, layer: int, proteins, store, settings, *,
     sides = {}
     for side in ("train", "valid"):
         members = [(pid, labels[job.name]) for split, pid, _, labels in proteins if split == side and job.name in labels]
-        features = _Cropped(_NpyList([store[layer, source, pid] for pid, _ in members]), [len(y) for _, y in members], source)
+        features = _NpyList([store[layer, source, pid, len(y)] for pid, y in members])
         sides[side] = (features, [y for _, y in members])
     result = train_provis_probe(job.kind, *sides["train"], *sides["valid"], settings=settings, metric=job.metric, device=device)
     return provis_probe_row(job, layer, result, n_train=len(sides["train"][1]), n_valid=len(sides["valid"][1]))
-
-
-class _Cropped(Sequence):
-    """Per-protein features cut to their labels' length (a task's residue limit): ``(L, D)`` or ``(H, L, L)``."""
-
-    def __init__(self, items: Sequence[np.ndarray], lengths: Sequence[int], source: str):
-        self.items, self.lengths, self.source = items, list(lengths), source
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index):
-        n = self.lengths[index]
-        x = self.items[index]
-        return np.array(x[:, :n, :n] if self.source == "attention" else x[:n])  # one protein read into memory
 
 
 def _meta(*, model, proteins_path, valid_proteins_path, valid_fraction, seed, usable, skipped, C, max_iter,
