@@ -294,3 +294,28 @@ def test_shapiq_peers_need_q2_in_the_config(tmp_path, tiny_model):
     cfg["baselines"] = ["lasso", "spex"]
     with pytest.raises(PlmscopeError, match=r"baselines: spex \(shapiq\) needs q = 2, got q = 20"):
         normalize_config(cfg, name="toy")
+
+
+def test_a_site_set_queried_whole_without_exact_writes_empty_metrics_instead_of_failing(tmp_path, tiny_model, caplog):
+    cfg = _config(tiny_model, tmp_path / "cache")
+    cfg.update(site_sets=[[2, 5]], baselines=["lasso", "hierarchical"], budgets=[20], exact_max_points=0)
+    cfg["qsft"] = {"b": 2, "C": 1, "noise_threshold": 0.0}  # q-SFT alone asks for all 400 variants
+    run_epistasis(cfg, tmp_path / "out", progress=False)
+    metrics = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
+    assert metrics.empty and list(metrics.columns)[:3] == ["site_set", "sites", "n"]
+    assert pd.read_parquet(tmp_path / "out" / "budget_curve.parquet").empty
+    assert "no variant is held out" in caplog.text and "exact_max_points >= 400" in caplog.text
+    spectrum = pd.read_parquet(tmp_path / "out" / "spectrum.parquet")
+    assert spectrum["interaction_share"].between(0, 1).all() and (spectrum["ruggedness"] >= 1).all()
+
+
+def test_config_errors_name_what_is_wrong_inside_a_site_set():
+    base = {"protein": {"sequence": SEQ}}
+    with pytest.raises(PlmscopeError, match=r"^config key landscape\.site_sets\.0\.0: 2\.5 is not of type 'integer'"):
+        normalize_config({**base, "site_sets": [[2.5, 5]]})
+    with pytest.raises(PlmscopeError, match=r"^config key landscape\.site_sets\.0: \[\] should be non-empty$"):
+        normalize_config({**base, "site_sets": [[]]})
+    with pytest.raises(PlmscopeError, match=r"site_sets\.0: Additional properties are not allowed \('subs' was"):
+        normalize_config({**base, "site_sets": [{"sites": [2], "subs": "A"}]})
+    with pytest.raises(PlmscopeError, match=r"^config key landscape\.qsft\.noise_threshold: -1 is less than the minimum"):
+        normalize_config({**base, "site_sets": [[2]], "qsft": {"noise_threshold": -1}})

@@ -303,7 +303,9 @@ def validate_landscape(config: Mapping[str, Any], *, name: str = "landscape") ->
     errors = sorted(jsonschema.Draft202012Validator(sub).iter_errors(config), key=lambda e: list(e.path))
     if errors:
         err = errors[0]
-        where = ".".join([name, *map(str, err.path)])
+        if err.context:  # a oneOf/anyOf: name what is wrong inside ("2.5 is not of type 'integer'"), not the whole value
+            err = jsonschema.exceptions.best_match([err])
+        where = ".".join([name, *map(str, err.absolute_path)])
         raise PlmscopeError(f"config key {where}: {err.message}")
     filled = _with_defaults(LANDSCAPE_DEFAULTS, config)
     binary_only = [m for m in filled["baselines"] if m in BINARY_ONLY]

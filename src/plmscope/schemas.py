@@ -311,8 +311,11 @@ _TABLES: tuple[TableSchema, ...] = (
         Column("n_coefficients", "integer", "non-zero Fourier coefficients"),
         Column("queries", "integer", "landscape queries used"),
         Column("variance", "float", "variance explained by the non-constant coefficients"),
-        Column("s5", "float", "share of variance outside the 5 largest coefficients"),
-        Column("ruggedness", "float", "share of variance in interactions of order >= 2"),
+        Column("s5", "float", "sparsity S5: share of the frequencies of order 1..5 whose |F[k]| exceeds sd / 5"),
+        Column("ruggedness", "float", "ruggedness E[k]: energy-weighted mean interaction order, in [1, n] "
+                                      "(1 additive, 2 purely pairwise; 0 for a constant landscape)"),
+        Column("interaction_share", "float", "share of variance in interactions of order >= 2, in [0, 1] "
+                                             "(0 additive, 1 purely epistatic)"),
         Column("support_precision", "float", "share of recovered coefficients in the exact support (NaN without exact)"),
         Column("support_recall", "float", "share of the exact support recovered (NaN without exact)"),
         Column("coefficient_nmse", "float", "error of the coefficients against exact (NaN without exact)"),
@@ -326,7 +329,7 @@ _TABLES: tuple[TableSchema, ...] = (
     TableSchema("pair_energy", "epistasis", "one site set, estimator and pair of sites", (
         _SITE_SET, _METHOD,
         Column("energy", "float", "energy of the pair's second-order coefficients"),
-        Column("fraction", "float", "share of all second-order energy"),
+        Column("fraction", "float", "energy / energy of orders >= 1 (share of the variance)"),
         Column("site_i", "integer", "first site", base="1-based"),
         Column("site_j", "integer", "second site", base="1-based"),
         Column("label_i", "string", "first site as wild type + position (e.g. `K2`)", base="1-based"),

@@ -68,18 +68,43 @@ class Estimator(ABC):
             FourierCoefficients with ``queries`` = distinct points requested by this fit.
 
         Raises:
-            PlmscopeError: bad landscape or budget, or a budget too small for the configuration.
+            PlmscopeError: bad landscape or budget, a budget too small for the configuration
+                (:meth:`budget_error`), or one too large for the memory.
         """
         if not isinstance(landscape, Landscape):
             raise PlmscopeError(f"{self.name}: fit needs a Landscape, got {type(landscape).__name__}")
         if budget is not None:
             budget = check_int(self.name, "budget", budget, low=1)
+        problem = self.budget_error(landscape.n, landscape.q, budget)
+        if problem:
+            raise PlmscopeError(problem)
         start = landscape.n_queries
-        with landscape.limit(budget):
-            frequencies, values = self._fit(landscape, budget)
+        try:
+            with landscape.limit(budget):
+                frequencies, values = self._fit(landscape, budget)
+        except MemoryError as err:  # e.g. q-SFT's bins at a huge budget: numpy refuses the array up front
+            size = "its default budget" if budget is None else f"budget {budget}"
+            raise PlmscopeError(f"{self.name}: {size} at n = {landscape.n}, q = {landscape.q} needs more memory "
+                                f"than this machine has ({err}); lower the budget") from None
         return FourierCoefficients(
             frequencies, values, q=landscape.q, n=landscape.n, queries=landscape.n_queries - start, method=self.name
         )
+
+    def min_budget(self, n: int, q: int) -> int:
+        """Fewest queries a fit of an ``(n, q)`` landscape needs with these options (1 unless overridden)."""
+        return 1
+
+    def budget_error(self, n: int, q: int, budget: int | None) -> str | None:
+        """Why ``budget`` queries cannot fit an ``(n, q)`` landscape (None: they can; ``budget`` None: the default).
+
+        The one budget check of an estimator: :meth:`fit` raises it before any query, and the
+        ``epistasis`` verb asks it for every listed estimator before the model is loaded.
+        """
+        minimum = self.min_budget(n, q)
+        if budget is not None and budget < minimum:
+            return (f"{self.name}: budget {budget} is too small: it needs at least {minimum} queries "
+                    f"for n = {n} sites at q = {q}")
+        return None
 
     @abstractmethod
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,9 @@ from plmscope.errors import PlmscopeError
 from plmscope.fourier.base import Estimator, check_float, check_int
 from plmscope.fourier.landscape import Landscape
 
+MIN_SAMPLES = 10
+"""Fewest random points a regression baseline fits (a budget below it is refused)."""
+
 
 def interaction_design(X: np.ndarray, q: int, *, max_order: int = 2) -> sp.csr_matrix:
     """One-hot design of site values (and site-pair values).
@@ -131,21 +134,23 @@ class _RegressionBaseline(Estimator):
         self.alphas_tried: list[tuple[float, float]] = []
         self.alpha_used: float | None = None
 
+    def min_budget(self, n: int, q: int) -> int:
+        """:data:`MIN_SAMPLES` random points (alpha is chosen on a held-out share of them)."""
+        return MIN_SAMPLES
+
     def n_features(self, n: int, q: int) -> int:
         """Width of the one-hot design."""
         return n * q + (n * (n - 1) // 2) * q * q * (self.max_order >= 2)
 
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
         n, q = landscape.n, landscape.q
-        m = budget if budget is not None else min(self.max_samples, 4 * self.n_features(n, q))
+        m = budget if budget is not None else max(MIN_SAMPLES, min(self.max_samples, 4 * self.n_features(n, q)))
         if m > self.max_samples:
             nnz = m * (n + n * (n - 1) // 2 * (self.max_order >= 2))
             raise PlmscopeError(
                 f"{self.name}: budget {m} exceeds max_samples={self.max_samples} "
                 f"(the design would hold {nnz:.3g} nonzeros); lower the budget or raise max_samples"
             )
-        if m < 10:
-            raise PlmscopeError(f"{self.name}: budget {m} is too small (need at least 10 samples)")
         X = self.rng.integers(0, q, size=(m, n))
         y = landscape(X)
         mean = float(y.mean())

@@ -26,6 +26,10 @@ class ExactTransform(Estimator):
         self.rtol = check_float(self.name, "rtol", rtol)
         self.max_points = check_int(self.name, "max_points", max_points, low=1)
 
+    def min_budget(self, n: int, q: int) -> int:
+        """All q^n points."""
+        return q**n
+
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
         total = landscape.q**landscape.n
         if total > self.max_points:
@@ -33,8 +37,6 @@ class ExactTransform(Estimator):
                 f"exact: q^n = {landscape.q}^{landscape.n} = {total} points exceeds max_points={self.max_points}; "
                 "use method 'qsft'"
             )
-        if budget is not None and budget < total:
-            raise PlmscopeError(f"exact: needs all q^n = {total} queries but the budget is {budget}")
         y = landscape(all_points(landscape.n, landscape.q))
         dense = forward_transform(y.reshape((landscape.q,) * landscape.n))
         return dense_to_sparse(dense, rtol=self.rtol)

@@ -30,7 +30,7 @@ import scipy.sparse.linalg as spla
 from plmscope.errors import PlmscopeError
 from plmscope.fourier.base import Estimator, check_choice, check_float, check_int
 from plmscope.fourier.landscape import Landscape
-from plmscope.fourier.onehot import OneHotModel, TermIndex, query_uniform_points
+from plmscope.fourier.onehot import MIN_POINTS, OneHotModel, TermIndex, query_uniform_points
 
 
 @dataclass
@@ -184,9 +184,13 @@ class HierarchicalOneHot(Estimator):
         self.relaxed: bool | None = None
         self.model: OneHotModel | None = None
 
+    def min_budget(self, n: int, q: int) -> int:
+        """:data:`~plmscope.fourier.onehot.MIN_POINTS` random training points."""
+        return MIN_POINTS
+
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
         n, q = landscape.n, landscape.q
-        X, y = query_uniform_points(landscape, budget, self.rng, name=self.name)
+        X, y = query_uniform_points(landscape, budget, self.rng)
         self.model = self.fit_points(X, y, n, q)
         coefficients = self.model.to_fourier()
         return coefficients.frequencies, coefficients.values

@@ -140,10 +140,28 @@ def variance(coefficients: FourierCoefficients) -> float:
 
 
 def ruggedness(coefficients: FourierCoefficients) -> float:
-    """Mean interaction order weighted by energy: ``sum_k order(k)|F[k]|^2 / sum_{k != 0} |F[k]|^2``."""
+    """Ruggedness E[k]: the mean interaction order weighted by energy.
+
+    ``sum_k order(k)|F[k]|^2 / sum_{k != 0} |F[k]|^2``, the x axis of the sparsity-ruggedness
+    plane (Tsui & Aghazadeh 2024). Not a share: it lies in ``[1, n]`` (1 for an additive
+    landscape, 2 for a purely pairwise one) for every q, and is 0 for a constant landscape.
+    The bounded companion is :func:`interaction_share`.
+    """
     power = np.abs(coefficients.values) ** 2
     total = float(np.sum(power[coefficients.orders > 0]))
     return float(np.sum(coefficients.orders * power) / total) if total > 0 else 0.0
+
+
+def interaction_share(coefficients: FourierCoefficients) -> float:
+    """Share of the variance in interactions of order >= 2: ``sum_{order(k) >= 2} |F[k]|^2 / sum_{k != 0} |F[k]|^2``.
+
+    In ``[0, 1]`` by definition for every q: 0 for an additive landscape, 1 when no site acts
+    alone, 0 for a constant landscape (no variance to share).
+    """
+    power = np.abs(coefficients.values) ** 2
+    orders = coefficients.orders
+    total = float(np.sum(power[orders > 0]))
+    return min(1.0, float(np.sum(power[orders >= 2]) / total)) if total > 0 else 0.0
 
 
 def sparsity_s5(coefficients: FourierCoefficients, *, max_order: int = 5, divisor: float = 5.0) -> float:

@@ -282,19 +282,21 @@ def sample_points(rng: np.random.Generator, n: int, q: int, m: int) -> np.ndarra
     return rng.integers(0, q, size=(m, n))
 
 
-def query_uniform_points(landscape, budget: int | None, rng: np.random.Generator, *, name: str) -> tuple[np.ndarray, np.ndarray]:
+MIN_POINTS = 20
+"""Fewest uniformly random training points of the regression-style estimators (``hierarchical``, ``proxy``)."""
+
+
+def query_uniform_points(landscape, budget: int | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)``: ``budget`` uniformly random points (default ``50 * n * q``) of ``landscape`` and their values.
 
     The training data of the regression-style estimators (``hierarchical``, ``proxy``), drawn with
     :func:`sample_points` and queried (counted) through the landscape.
 
-    Raises:
-        PlmscopeError: a budget under 20 points (named after the estimator ``name``).
+    A budget under :data:`MIN_POINTS` never gets here: the estimators' ``min_budget`` returns it
+    and :meth:`~plmscope.fourier.base.Estimator.fit` refuses smaller budgets.
     """
     n, q = landscape.n, landscape.q
-    m = budget if budget is not None else 50 * n * q
-    if m < 20:
-        raise PlmscopeError(f"{name}: budget {m} is too small (need at least 20 samples)")
+    m = budget if budget is not None else max(MIN_POINTS, 50 * n * q)
     X = sample_points(rng, n, q, m)
     return X, landscape(X)
 

@@ -24,7 +24,7 @@ import numpy as np
 from plmscope.errors import PlmscopeError
 from plmscope.fourier.base import Estimator, check_choice, check_float, check_int
 from plmscope.fourier.landscape import Landscape
-from plmscope.fourier.onehot import query_uniform_points, tables_to_fourier
+from plmscope.fourier.onehot import MIN_POINTS, query_uniform_points, tables_to_fourier
 
 Sites = tuple[int, ...]
 # Largest |extracted - model.predict| (relative to the spread of y) accepted as exact.
@@ -153,9 +153,13 @@ class ProxyTrees(Estimator):
         self.fitted = None  # the fitted scikit-learn model
         self.tables: dict[Sites, np.ndarray] | None = None
 
+    def min_budget(self, n: int, q: int) -> int:
+        """:data:`~plmscope.fourier.onehot.MIN_POINTS` random training points."""
+        return MIN_POINTS
+
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
         n, q = landscape.n, landscape.q
-        X, y = query_uniform_points(landscape, budget, self.rng, name=self.name)
+        X, y = query_uniform_points(landscape, budget, self.rng)
         tables = self.fit_points(X, y, n, q)
         return tables_to_fourier(tables, n, q, rtol=self.rtol)
 

@@ -134,14 +134,26 @@ class QSFT(Estimator):
         """Queries a fit with subsampling dimension b asks for (an upper bound on distinct points)."""
         return self.C * q**b * self.n_delays(n) + self.validation_size(n, q, b)
 
+    def min_budget(self, n: int, q: int) -> int:
+        """Queries of the smallest plan (the configured b, else b = 1)."""
+        return self.planned_queries(n, q, min(n, self.b or 1))
+
+    def budget_error(self, n: int, q: int, budget: int | None) -> str | None:
+        """The planner's own refusal (:meth:`choose_b`): a fixed b above n or over the budget, or no b fitting it."""
+        try:
+            self.choose_b(n, q, budget)
+        except PlmscopeError as err:
+            return str(err)
+        return None
+
     def choose_b(self, n: int, q: int, budget: int | None) -> int:
         """The subsampling dimension used for an (n, q) landscape under ``budget``."""
         if self.b is not None:
             if self.b > n:
-                raise PlmscopeError(f"qsft: b={self.b} exceeds the number of sites n={n}")
+                raise PlmscopeError(f"{self.name}: b={self.b} exceeds the number of sites n={n}")
             if budget is not None and self.planned_queries(n, q, self.b) > budget:
                 raise PlmscopeError(
-                    f"qsft: b={self.b}, C={self.C} needs {self.planned_queries(n, q, self.b)} queries "
+                    f"{self.name}: b={self.b}, C={self.C} needs {self.planned_queries(n, q, self.b)} queries "
                     f"but the budget is {budget}"
                 )
             return self.b
@@ -150,7 +162,7 @@ class QSFT(Estimator):
         fits = [b for b in range(1, n + 1) if self.planned_queries(n, q, b) <= budget]
         if not fits:
             raise PlmscopeError(
-                f"qsft: budget {budget} is below the smallest configuration "
+                f"{self.name}: budget {budget} is below the smallest configuration "
                 f"(b=1, C={self.C}: {self.planned_queries(n, q, 1)} queries)"
             )
         return max(fits)

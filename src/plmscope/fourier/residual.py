@@ -14,6 +14,7 @@ which asks for the same points again and so costs no further queries.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -23,7 +24,7 @@ from plmscope.options import QSFT_C, QSFT_DEFAULTS, QSFT_R
 from plmscope.fourier.base import Estimator, check_float, check_int
 from plmscope.fourier.hierarchical import HierarchicalOneHot
 from plmscope.fourier.landscape import Landscape
-from plmscope.fourier.onehot import OneHotModel, merge_frequencies, sample_points
+from plmscope.fourier.onehot import MIN_POINTS, OneHotModel, merge_frequencies, sample_points
 from plmscope.fourier.qsft import QSFT
 
 
@@ -69,18 +70,33 @@ class ResidualQSFT(Estimator):
     def _qsft(self) -> QSFT:
         return QSFT(seed=self.seed + 1, **self.qsft_options)
 
+    def _reserve(self, budget: int) -> int:
+        """Uniformly random regression points kept out of a budget (at least ``MIN_POINTS``)."""
+        return max(MIN_POINTS, int(self.low_fraction * budget))
+
+    def min_budget(self, n: int, q: int) -> int:
+        """Smallest budget whose remainder after the regression reserve fits q-SFT's smallest plan."""
+        need = self._qsft().min_budget(n, q)
+        lo, hi = 1, need + MIN_POINTS + math.ceil(need / (1 - self.low_fraction)) + 2
+        while lo < hi:  # budget - reserve(budget) never decreases as the budget grows
+            mid = (lo + hi) // 2
+            lo, hi = (mid + 1, hi) if mid - self._reserve(mid) < need else (lo, mid)
+        return lo
+
+    def budget_error(self, n: int, q: int, budget: int | None) -> str | None:
+        """A configured q-SFT b above n, or a budget below :meth:`min_budget`."""
+        problem = self._qsft().budget_error(n, q, None)
+        return f"{self.name}: {problem}" if problem else super().budget_error(n, q, budget)
+
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
         n, q = landscape.n, landscape.q
         probe = self._qsft()
         if budget is None:
             b = probe.choose_b(n, q, None)
             qsft_budget = probe.planned_queries(n, q, b)
-            m_low = max(20, round(self.low_fraction / (1 - self.low_fraction) * qsft_budget))
+            m_low = max(MIN_POINTS, round(self.low_fraction / (1 - self.low_fraction) * qsft_budget))
         else:
-            reserve = max(20, int(self.low_fraction * budget))
-            if budget - reserve < 1:
-                raise PlmscopeError(f"{self.name}: budget {budget} leaves nothing for q-SFT after {reserve} points")
-            b = probe.choose_b(n, q, budget - reserve)
+            b = probe.choose_b(n, q, budget - self._reserve(budget))
             qsft_budget = probe.planned_queries(n, q, b)
             m_low = budget - qsft_budget  # the regression takes everything q-SFT does not need
         self.qsft_b = b

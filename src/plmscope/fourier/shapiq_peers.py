@@ -13,6 +13,14 @@ coefficients over Z_2^n (our convention ``f(x) = sum_k F[k] (-1)^<k, x>``) are, 
 
 Every query goes through the :class:`~plmscope.fourier.landscape.Landscape`, so the budget is
 enforced and counted like every other estimator's (distinct points).
+
+Smallest budgets (``min_budget``, checked before any query; measured against shapiq 1.4.1 at
+n = 1..12: one query less fails, the minimum fits): SPEX needs a subsampling dimension b >= 3 of
+its sparse transform (shapiq lowers its degree parameter towards 2 before giving up), i.e.
+``num_subsample * (BCH delays + 1) * 2^3`` samples, read from shapiq's own planner. ProxySPEX
+fits LightGBM trees whose leaves hold at least ``min_child_samples`` (20) coalitions, so it needs
+two leaves' worth of distinct coalitions: 40 queries, and n >= 6 sites (2^5 = 32 coalitions are
+too few whatever the budget).
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from plmscope.fourier.landscape import Landscape
 
 # Budget of a fit without one: all 2^n coalitions up to this many.
 _DEFAULT_BUDGET = 2000
+# Smallest subsampling dimension b shapiq's SPEX accepts (its planner refuses b <= 2).
+_SPEX_MIN_B = 3
 # Largest Möbius order expanded into its 2^|S| Fourier terms.
 _MAX_EXPAND_ORDER = 16
 
@@ -77,15 +87,24 @@ class _ShapiqSparse(Estimator):
         super().__init__(seed=seed)
         self.budget_used: int | None = None  # shapiq's own count of the samples it planned
 
+    def budget_error(self, n: int, q: int, budget: int | None) -> str | None:
+        """q above 2, or a budget below :meth:`min_budget`."""
+        if q != 2:
+            return f"{self.name}: only q = 2 landscapes (a set of mutated sites is a coalition), got q = {q}"
+        return super().budget_error(n, q, budget)
+
     def _make(self, n: int):
         raise NotImplementedError
 
+    def max_useful_budget(self, n: int) -> int:
+        """Samples beyond which shapiq's plan grows without new information (its budget counts samples)."""
+        raise NotImplementedError
+
     def _fit(self, landscape: Landscape, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
-        n, q = landscape.n, landscape.q
-        if q != 2:
-            raise PlmscopeError(f"{self.name}: only q = 2 landscapes (a set of mutated sites is a coalition), got q = {q}")
+        n = landscape.n
         if budget is None:
-            budget = min(2**n, _DEFAULT_BUDGET)
+            budget = max(self.min_budget(n, 2), min(2**n, _DEFAULT_BUDGET))
+        budget = min(budget, self.max_useful_budget(n))  # shapiq plans samples, not points: a huge budget hangs
 
         def game(coalitions: np.ndarray) -> np.ndarray:
             return landscape(np.asarray(coalitions, dtype=np.int64).reshape(-1, n))
@@ -100,6 +119,11 @@ class _ShapiqSparse(Estimator):
                 values = approx.approximate(budget, game)
         except ValueError as err:  # e.g. "Insufficient budget to compute the transform"
             raise PlmscopeError(f"{self.name} ({self.approximator}) at budget {budget}: {err}") from None
+        except IndexError:  # ProxySPEX's refinement indexes the trees' coefficients: none when no tree split
+            raise PlmscopeError(
+                f"{self.name} ({self.approximator}) at budget {budget}: its trees found no split "
+                "(the sampled values do not vary), so there is no spectrum to refine"
+            ) from None
         finally:
             shapiq_log.setLevel(level)
         self.budget_used = int(getattr(values, "estimation_budget", 0) or 0)
@@ -127,6 +151,26 @@ class SPEX(_ShapiqSparse):
             raise PlmscopeError(f"{self.name}: option decoder must be 'soft' or 'hard', got {decoder!r}")
         self.decoder = decoder
 
+    def min_budget(self, n: int, q: int) -> int:
+        """shapiq's smallest SPEX plan: b = 3 at the lowest degree parameter it falls back to (see the module)."""
+        from sparse_transform.qsft.signals.input_signal_subsampled import SubsampledSignal  # shapiq's planner
+
+        top = min(self.degree_parameter, n)
+        args = self._make(n).query_args
+        return min(
+            SubsampledSignal.get_number_of_samples(n, _SPEX_MIN_B, t, 2, {**args, "t": t})
+            for t in [top, *range(2, top)]
+        )
+
+    def max_useful_budget(self, n: int) -> int:
+        """The plan with b = n (each subsampling group already covers every coalition), at least the minimum."""
+        from sparse_transform.qsft.signals.input_signal_subsampled import SubsampledSignal  # shapiq's planner
+
+        t = min(self.degree_parameter, n)
+        args = self._make(n).query_args
+        plan = SubsampledSignal.get_number_of_samples(n, max(n, _SPEX_MIN_B), t, 2, {**args, "t": t})
+        return max(plan, self.min_budget(n, 2))
+
     def _make(self, n: int) -> Any:
         from shapiq.approximator import SPEX as ShapiqSPEX
 
@@ -143,6 +187,24 @@ class ProxySPEX(_ShapiqSparse):
 
     name = "proxyspex"
     approximator = "shapiq.approximator.ProxySPEX"
+
+    def min_budget(self, n: int, q: int) -> int:
+        """Two LightGBM leaves of ``min_child_samples`` coalitions (see the module)."""
+        from lightgbm import LGBMRegressor
+
+        return 2 * int(LGBMRegressor().min_child_samples)
+
+    def max_useful_budget(self, n: int) -> int:
+        """Every coalition once (shapiq's sampler draws distinct coalitions)."""
+        return max(2**n, self.min_budget(n, 2))
+
+    def budget_error(self, n: int, q: int, budget: int | None) -> str | None:
+        """Also: fewer than :meth:`min_budget` coalitions exist at all (n <= 5)."""
+        minimum = self.min_budget(n, q)
+        if q == 2 and 2**n < minimum:
+            return (f"{self.name}: n = {n} sites give only {2**n} coalitions but its trees need at least {minimum} "
+                    "distinct ones (use at least 6 sites)")
+        return super().budget_error(n, q, budget)
 
     def _make(self, n: int) -> Any:
         from shapiq.approximator import ProxySPEX as ShapiqProxySPEX

@@ -68,10 +68,7 @@ def fit_qsft(name: str, cfg: Mapping[str, Any], land: Landscape, cache: Persiste
     """q-SFT with the configured options (noise threshold chosen on its own validation queries)."""
     started = time.perf_counter()
     qcfg = dict(cfg["qsft"])
-    try:
-        qsft = METHODS["qsft"](**qcfg)
-    except TypeError as err:
-        raise PlmscopeError(f"config key qsft: {err}") from None
+    qsft = make_estimator("qsft", cfg)
     coef = qsft.fit(land)
     cache.flush()
     seconds = time.perf_counter() - started
@@ -101,6 +98,44 @@ def estimator_options(method: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
+def make_estimator(method: str, cfg: Mapping[str, Any]):
+    """The configured estimator ``method`` (q-SFT from ``qsft``, the others from ``estimator_options``)."""
+    options, key = (dict(cfg["qsft"]), "qsft") if method == "qsft" else (estimator_options(method, cfg),
+                                                                          f"estimator_options.{method}")  # fmt: skip
+    try:
+        return METHODS[method](**options)
+    except TypeError as err:
+        raise PlmscopeError(f"config key {key}: {err}") from None
+
+
+def check_budgets(landscape: str, name: str, spec: LandscapeSpec, cfg: Mapping[str, Any]) -> None:
+    """Refuse a site set whose q-SFT plan, or a listed estimator at q-SFT's budget, cannot fit - before any query.
+
+    q-SFT runs without a budget; every estimator of ``baselines`` is then fitted with as many
+    queries as q-SFT used, at most ``min(q^n, q-SFT's planned queries)`` (and ``baseline_max_samples``
+    for LASSO and ridge). Each estimator's own :meth:`~plmscope.fourier.base.Estimator.budget_error`
+    decides, so this is the check its ``fit`` would make, only earlier.
+
+    Raises:
+        PlmscopeError: one line naming the config key, the site set, the estimator, the budget and
+            the minimum it needs.
+    """
+    n, q = spec.n, spec.q
+    qsft = make_estimator("qsft", cfg)
+    problem = qsft.budget_error(n, q, None)
+    if problem:
+        raise PlmscopeError(f"config key {landscape}.qsft: site set {name}: {problem}")
+    ceiling = min(q**n, qsft.planned_queries(n, q, qsft.choose_b(n, q, None)))
+    for method in cfg["baselines"]:
+        budget = min(ceiling, cfg["baseline_max_samples"]) if method in REGRESSIONS else ceiling
+        problem = make_estimator(method, cfg).budget_error(n, q, budget)
+        if problem:
+            raise PlmscopeError(
+                f"config key {landscape}.baselines: site set {name}: {problem}; the listed estimators get q-SFT's "
+                f"budget, at most {budget} queries here (drop {method} from baselines)"
+            )
+
+
 def fit_baseline(
     name: str, method: str, cfg: Mapping[str, Any], land: Landscape, cache: PersistentCache, *, budget: int
 ) -> tuple[FourierCoefficients, dict]:
@@ -110,10 +145,7 @@ def fit_baseline(
     if samples < budget:
         log.warning("[%s] %s: budget capped at baseline_max_samples=%d (q-SFT used %d)", name, method, samples,
                     budget)  # fmt: skip
-    try:
-        estimator = METHODS[method](**estimator_options(method, cfg))
-    except TypeError as err:
-        raise PlmscopeError(f"config key estimator_options.{method}: {err}") from None
+    estimator = make_estimator(method, cfg)
     before = land.n_queries
     view = Landscape(land, land.n, land.q)  # its own query count and budget; every point answered by (and kept in) land
     try:
@@ -166,6 +198,9 @@ def held_out_points(name: str, cfg: Mapping[str, Any], land: Landscape) -> dict[
     for label in [k for k, X in sets.items() if X.shape[0] == 0]:
         level = logging.INFO if q**n <= cfg["exact_max_points"] else logging.WARNING  # "all" still scores it
         log.log(level, "[%s] test set %s is empty: every such variant was queried by an estimator", name, label)
+    if q**n > cfg["exact_max_points"] and not any(X.shape[0] for X in sets.values()):
+        log.warning("[%s] no variant is held out, so the metrics table has no rows for it; with exact_max_points "
+                    ">= %d the estimators are scored on all variants", name, q**n)  # fmt: skip
     return {k: X for k, X in sets.items() if X.shape[0]}
 
 

@@ -104,6 +104,13 @@ class SiteSetResult:
     budget_curve: pd.DataFrame | None = None  # with a landscape's ``budgets``: budget_curve.COLUMNS + site_set
 
 
+METRIC_COLUMNS: tuple[str, ...] = (
+    "site_set", "sites", "n", "q", "method", "test_set", "budget", "n_points",
+    "r2", "r2_lo", "r2_hi", "nmse", "nmse_lo", "nmse_hi", "pearson_r2", "pearson_r2_lo", "pearson_r2_hi",
+)  # fmt: skip
+"""Columns of :func:`prediction_metrics` (the ``metrics`` table before the published values are added)."""
+
+
 def metric_row(y: np.ndarray, pred: np.ndarray, *, n_boot: int, level: float, seed: int) -> dict[str, float]:
     out: dict[str, float] = {"n_points": int(y.size)}
     for label, func in (("r2", metrics.r2), ("nmse", metrics.nmse), ("pearson_r2", metrics.pearson_r2)):
@@ -143,7 +150,7 @@ def prediction_metrics(
             rows.append(row)
             if label == "uniform":
                 predictions[method] = (truth[label], pred)
-    return pd.DataFrame(rows), predictions
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS)), predictions  # no rows when nothing was held out
 
 
 def spectrum_rows(name: str, method: str, coef: FourierCoefficients) -> tuple[dict, list[dict], list[dict], np.ndarray]:
@@ -158,6 +165,7 @@ def spectrum_rows(name: str, method: str, coef: FourierCoefficients) -> tuple[di
         "variance": var,
         "s5": metrics.sparsity_s5(coef),
         "ruggedness": metrics.ruggedness(coef),
+        "interaction_share": metrics.interaction_share(coef),
     }
     energy = [
         {"site_set": name, "method": method, "interaction_order": int(r), "energy": float(e),

@@ -14,7 +14,7 @@ import pandas as pd
 from plmscope.errors import PlmscopeError
 from plmscope.fourier.config import load_config
 from plmscope.fourier.landscape_spec import LandscapeSpec, build_spec, load_protein
-from plmscope.fourier.site_set import analyse_site_set
+from plmscope.fourier.site_set import analyse_site_set, check_budgets
 from plmscope.fourier.tables import COMPARISON_COLUMNS, SiteSetResult, published_comparison, read_published
 from plmscope.outputs import output_directory, save_figure, write_tables
 
@@ -83,7 +83,9 @@ def _site_sets(name: str, cfg: Mapping[str, Any], pid: str, sequence: str) -> li
         if isinstance(entry, Mapping) and "name" in entry:
             set_name = str(entry["name"])
             entry = {kk: v for kk, v in entry.items() if kk != "name"}
-        specs.append((set_name, build_spec(pid, sequence, entry, q=cfg["q"], key=f"{name}.site_sets[{k}]")))
+        spec = build_spec(pid, sequence, entry, q=cfg["q"], key=f"{name}.site_sets[{k}]")
+        check_budgets(name, set_name, spec, cfg)  # before the model is loaded or any variant scored
+        specs.append((set_name, spec))
     if len({s for s, _ in specs}) != len(specs):
         raise PlmscopeError(f"config key {name}.site_sets: site set names must be distinct")
     return specs
