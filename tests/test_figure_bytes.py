@@ -24,7 +24,7 @@ from plmscope.runs.figures import run_figures
 from plmscope.viz.contact_plots import plot_precision_by_range
 from plmscope.viz.enrichment_plots import plot_heatmap, plot_top_heads
 
-CLIP_ID = re.compile(rb'clipPath id="(p[0-9a-f]{10})"')
+CLIP_ID = re.compile(rb'clipPath id="(p-[0-9]+)"')  # matplotlib's hashed ids, renumbered by outputs.stable_svg_ids
 FEATURES = ("contact", "aa_A")
 
 
