@@ -34,17 +34,17 @@ MUTATIONS: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         [("src/plmscope/attention/threshold.py", "idx = torch.nonzero(a >= theta)", "idx = torch.nonzero(a > theta)")],
         ["tests/test_attention_threshold.py"],
     ),
+    "theta: >= -> > (CPU path)": (
+        [("src/plmscope/attention/threshold.py", "np.flatnonzero(x >= np.asarray(theta", "np.flatnonzero(x > np.asarray(theta")],
+        ["tests/test_attention_threshold.py"],
+    ),
     "contact cutoff 8 -> 9 (config.yaml)": (
         [("config.yaml", "contact_cutoff: 8.0", "contact_cutoff: 9.0")],
         ["tests/test_defaults_pinned.py"],
     ),
-    "contact cutoff 8 -> 9 (CLI default)": (
-        [("src/plmscope/cli.py", 'default=8.0, help="CA-CA distance in Å"', 'default=9.0, help="CA-CA distance in Å"')],
-        ["tests/test_defaults_pinned.py"],
-    ),
-    "contact cutoff 8 -> 9 (library default)": (
-        [("src/plmscope/data/contacts.py", "cutoff: float = 8.0,", "cutoff: float = 9.0,")],
-        ["tests/test_defaults_pinned.py", "tests/test_data_contacts.py"],
+    "contact cutoff 8 -> 9 (options: the one default of CLI and library)": (
+        [("src/plmscope/options.py", "CONTACT_CUTOFF = 8.0", "CONTACT_CUTOFF = 9.0")],
+        ["tests/test_defaults_pinned.py", "tests/test_options.py", "tests/test_data_contacts.py"],
     ),
     "contact distance < -> <=": (
         [("src/plmscope/data/contacts.py", "(dist2 < cutoff * cutoff)", "(dist2 <= cutoff * cutoff)")],
@@ -63,11 +63,11 @@ MUTATIONS: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         ["tests/test_data_contacts.py"],
     ),
     "Bonferroni CI: m -> 1": (
-        [("src/plmscope/analysis/stats.py", "alpha=alpha / max(int(n_tests), 1)", "alpha=alpha")],
+        [("src/plmscope/analysis/stats.py", "alpha / max(int(n_tests), 1), method)", "alpha, method)")],
         ["tests/test_stats_defaults.py", "tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
     ),
     "Bonferroni p-values: none": (
-        [("src/plmscope/analysis/stats.py", 'out[ok] = multipletests(p_values[ok], method="bonferroni")[1]',
+        [("src/plmscope/analysis/stats.py", "out[ok] = np.minimum(p_values[ok] * int(ok.sum()), 1.0)",
           "out[ok] = p_values[ok]")],
         ["tests/test_stats_defaults.py", "tests/test_analysis_stats.py", "tests/test_analysis_enrichment.py"],
     ),
